@@ -1,0 +1,1061 @@
+"""The LSTM long-time-lag arithmetic problems (Hochreiter & Schmidhuber 1997).
+
+Experiment 5 (multiplication) and Experiment 4 (adding) in pure NumPy:
+a vectorised marker-sequence generator, two LSTM cells with hand-written
+backward passes (the modern forget-gate LSTM and the original 1997 LSTM with
+its truncated gradient), Adam and plain SGD, one trainer for both, and a CLI.
+
+Dimension letters, used in every shape comment:
+    K  trials: independent networks trained in lockstep (a plain run is K = 1)
+    B  sequences per update, per trial
+    T  time steps (the longest sequence of the batch; shorter ones are padded)
+    D  inputs per step (2: value, marker)
+    H  cells of the modern LSTM
+    C  cells of the 1997 LSTM; N its blocks; U = C + 2N its hidden units
+
+Arrays are time-major, (T, K, B, ...), so the time loop slices contiguous
+blocks. A sequence of length L is read out at its own last step, L - 1.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TASKS = ("multiplication", "adding")
+DISTS = ("reference", "paper")
+CELLS = ("lstm", "lstm97")
+CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
+WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
+HISTORY_VERSION = 1
+
+
+# ----------------------------------------------------------------------------
+# configuration
+
+@dataclass
+class Config:
+    task: str = "multiplication"     # multiplication (X1*X2) or adding (0.5+(X1+X2)/4)
+    dist: str = "reference"          # reference: one length per batch; paper: per-sequence lengths
+    T_min: int = 20                  # shortest training sequence
+    T_max: int = 30                  # longest training sequence
+    eval_T: int = 30                 # test-set length (reference distribution only)
+    n_test: int = 2560               # size of the fixed held-out test set
+    test_seed: int = 1234            # the test set's own seed, shared by all trials
+    cell: str = "lstm"               # lstm (forget gate, BPTT) or lstm97 (1997 cell)
+    hidden: int = 8                  # lstm: cells
+    blocks: int = 2                  # lstm97: memory blocks
+    cells_per_block: int = 2         # lstm97: cells sharing one input and one output gate
+    forget_gate: bool = True         # lstm: False fixes f = 1 (constant error carousel)
+    forget_bias: float = 1.0         # lstm: initial forget-gate bias
+    init_scale: float = 0.0          # uniform init half-width; 0 means 1/sqrt(hidden) (lstm), 0.1 (lstm97)
+    gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
+    gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
+    optimizer: str = "adam"          # adam or sgd
+    lr: float = 5e-3                 # learning rate
+    clip: float = 1.0                # adam: global gradient-norm clip per trial (0 = off)
+    batch_size: int = 32             # sequences per update
+    max_iters: int = 6000            # update budget
+    stop: str = "test_mse"           # test_mse: held-out MSE below target; paper: training window
+    target_test_mse: float = 0.03    # early-stop threshold for stop=test_mse
+    n_seq: tuple = (140,)            # stop=paper, multiplication: stop when fewer than n wrong of 2000
+    eval_every: int = 500            # iterations between test-set evaluations
+    loss_every: int = 1              # iterations averaged into one recorded training loss
+    snapshot_every: int = 20         # iterations between weight snapshots (single runs)
+    dtype: str = "float64"           # float64 or float32 for training
+    seed: int = 0                    # seed of a single run
+    quiet: bool = False              # no progress lines
+
+    def init_half_width(self):
+        if self.init_scale > 0:
+            return self.init_scale
+        return 0.1 if self.cell == "lstm97" else 1.0 / np.sqrt(self.hidden)
+
+
+def paper_config(task, T=100, **overrides):
+    """The paper's protocol for `task` at minimal length T (PAPER.md)."""
+    cfg = Config(task=task, dist="paper", T_min=T, T_max=T + T // 10, cell="lstm97",
+                 gradient="truncated", optimizer="sgd", lr=0.5 if task == "adding" else 0.1,
+                 clip=0.0, batch_size=1, init_scale=0.1, gate_biases=task == "adding",
+                 stop="paper", max_iters=5_000_000, eval_every=20_000, loss_every=1000,
+                 snapshot_every=0)
+    return dataclasses.replace(cfg, **overrides)
+
+
+# ----------------------------------------------------------------------------
+# data
+
+def make_sequences(rng, n, cfg, T_min=None, T_max=None):
+    """Draw n marker sequences. Returns X (T, n, D), lengths (n,), y (n,).
+
+    reference: one length L ~ U[T_min, T_max] for all n; values U[0, 1]
+      (U[-1, 1] for adding); first +1 marker in steps 1..9, second in
+      [10, max(L//2, 11)).
+    paper: each sequence its own length in [T_min, T_max]; first +1 marker in
+      steps 0..9, second anywhere in the first T_min//2 - 1 steps not already
+      marked; a marked step 0 keeps marker +1 and its value is replaced by
+      1.0 (multiplication) or 0.0 (adding).
+    Both: marker -1 on the first and last step (unless step 0 is marked).
+    """
+    T_min = cfg.T_min if T_min is None else T_min
+    T_max = cfg.T_max if T_max is None else T_max
+    rows = np.arange(n)
+    if cfg.dist == "reference":
+        L = int(rng.integers(T_min, T_max + 1))
+        lengths = np.full(n, L)
+        p1 = rng.integers(1, 10, size=n)
+        p2 = rng.integers(10, max(L // 2, 11), size=n)
+    else:
+        lengths = rng.integers(T_min, T_max + 1, size=n)
+        p1 = rng.integers(0, 10, size=n)
+        m = T_min // 2 - 1                       # second marker: one of the first m steps
+        p1_inside = p1 < m
+        p2 = rng.integers(0, m - p1_inside)      # uniform over the m (or m-1) free steps
+        p2 += p1_inside & (p2 >= p1)             # skip over the first marker
+    T = int(lengths.max())
+    low = -1.0 if cfg.task == "adding" else 0.0
+    values = rng.uniform(low, 1.0, size=(T, n))  # (T, n)
+    values[np.arange(T)[:, None] >= lengths] = 0.0
+    markers = np.zeros((T, n))                   # (T, n)
+    markers[0] = -1.0
+    markers[lengths - 1, rows] = -1.0
+    markers[p1, rows] = 1.0
+    markers[p2, rows] = 1.0
+    values[0, markers[0] == 1.0] = 0.0 if cfg.task == "adding" else 1.0
+    x1, x2 = values[p1, rows], values[p2, rows]
+    y = 0.5 + (x1 + x2) / 4 if cfg.task == "adding" else x1 * x2
+    return np.stack([values, markers], axis=-1), lengths, y
+
+
+@dataclass
+class Stream:
+    """One trial's training data: batches of B sequences from its own generator.
+
+    The paper distribution is drawn in chunks of many sequences (one generator
+    call each) because one-sequence batches would spend their time in the
+    generator; `state` is the generator state at the start of the chunk.
+    """
+    cfg: Config
+    rng: np.random.Generator
+    chunk: int = 0
+    buf: tuple = None
+    pos: int = 0
+    state: dict = None
+
+    def __post_init__(self):
+        B = self.cfg.batch_size
+        self.chunk = B * max(1, 256 // B) if self.cfg.dist == "paper" else B
+
+    def next(self):
+        B = self.cfg.batch_size
+        if self.buf is None or self.pos >= self.chunk:
+            self.state = self.rng.bit_generator.state
+            self.buf, self.pos = make_sequences(self.rng, self.chunk, self.cfg), 0
+        X, L, y = self.buf
+        i = slice(self.pos, self.pos + B)
+        self.pos += B
+        T = int(L[i].max())
+        return X[:T, i], L[i], y[i]
+
+
+def stack_trials(batches, dtype):
+    """Pad per-trial batches (X (T_k, B, D), L, y) into X (T, K, B, D), L (K, B), y (K, B)."""
+    T = max(X.shape[0] for X, _, _ in batches)
+    K, (B, D) = len(batches), batches[0][0].shape[1:]
+    X = np.zeros((T, K, B, D), dtype)
+    for k, (Xk, _, _) in enumerate(batches):
+        X[: Xk.shape[0], k] = Xk
+    return X, np.stack([b[1] for b in batches]), np.stack([b[2] for b in batches]).astype(dtype)
+
+
+def rng_for(seed, purpose):
+    """Independent generators per seed: 0 weights, 1 training data, 2 test set."""
+    return np.random.default_rng([seed, purpose])
+
+
+# ----------------------------------------------------------------------------
+# shared helpers
+
+def logistic(x):
+    return 0.5 * np.tanh(0.5 * x) + 0.5   # = 1/(1+e^-x), without overflow
+
+
+def outer_sum(a, b):
+    """sum over t, b of a[t,k,b,:] (x) b[t,k,b,:]: a (T,K|1,B,P), b (T,K,B,Q) -> (K,P,Q).
+
+    Summed step by step in time order, so padding steps (exact zeros in b) at
+    the end change nothing: a trial's gradient is bit-identical whatever the
+    other trials in its lockstep group are."""
+    return np.matmul(a.swapaxes(-1, -2), b).sum(axis=0)
+
+
+def last_step(A, lengths):
+    """A (T, K, B, ...) read at each sequence's last step -> (K, B, ...)."""
+    K, B = lengths.shape
+    return A[lengths - 1, np.arange(K)[:, None], np.arange(B)]
+
+
+def readout(params, feats):
+    """Sigmoid output unit: feats (K, B, F) -> y (K, B)."""
+    return logistic(np.einsum("kbf,kf->kb", feats, params["wy"]) + params["by"][:, None])
+
+
+def readout_backward(params, feats, y, dy):
+    """Gradients of the output unit and d feats (K, B, F)."""
+    dz = dy * y * (1 - y)                                   # (K, B)
+    grads = {"wy": np.einsum("kb,kbf->kf", dz, feats), "by": dz.sum(1)}
+    return grads, dz[..., None] * params["wy"][:, None, :]
+
+
+def init_params(cfg, seeds):
+    """Weights for each seed, stacked on the trial axis; each from its own generator."""
+    per = [init_params_one(cfg, rng_for(s, 0)) for s in seeds]
+    dtype = np.dtype(cfg.dtype)
+    return {k: np.stack([p[k] for p in per]).astype(dtype) for k in per[0]}
+
+
+def init_params_one(cfg, rng):
+    s, D = cfg.init_half_width(), 2
+    if cfg.cell == "lstm":
+        H = cfg.hidden
+        p = {"Wx": rng.uniform(-s, s, (D, 4 * H)), "Wh": rng.uniform(-s, s, (H, 4 * H)),
+             "b": rng.uniform(-s, s, 4 * H), "wy": rng.uniform(-s, s, H),
+             "by": rng.uniform(-s, s)}
+        p["b"][H:2 * H] = cfg.forget_bias
+        return p
+    C, N = cfg.blocks * cfg.cells_per_block, cfg.blocks
+    U = C + 2 * N
+    p = {"Wx": rng.uniform(-s, s, (D, U)), "Wr": rng.uniform(-s, s, (U, U)),
+         "b": rng.uniform(-s, s, U), "wy": rng.uniform(-s, s, C), "by": rng.uniform(-s, s)}
+    if cfg.gate_biases:
+        p["b"][C:C + N] = -3.0 * np.arange(1, N + 1)     # paper, adding: -3, -6
+    return p
+
+
+def count_weights(params):
+    return sum(v[0].size for v in params.values())
+
+
+# ----------------------------------------------------------------------------
+# modern LSTM: gates i, f, o, g in one matmul; forget bias; BPTT
+
+def lstm_step(params, x, h, c, forget_gate=True):
+    """One time step, written plainly: x (K,B,D), h, c (K,B,H) -> h, c."""
+    H = h.shape[-1]
+    a = x @ params["Wx"] + h @ params["Wh"] + params["b"][:, None, :]    # (K, B, 4H)
+    i, f, o = (logistic(a[..., j * H:(j + 1) * H]) for j in range(3))
+    f = f if forget_gate else np.ones_like(f)
+    c = f * c + i * np.tanh(a[..., 3 * H:])
+    return o * np.tanh(c), c
+
+
+def lstm_forward(params, X, lengths, forget_gate=True):
+    """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache."""
+    Wh = params["Wh"]
+    T, B = X.shape[0], X.shape[2]
+    K, H = Wh.shape[0], Wh.shape[1]
+    A = X @ params["Wx"] + params["b"][:, None, :]    # (T, K, B, 4H) input projection, then gates
+    Hs = np.zeros((T + 1, K, B, H), A.dtype)          # Hs[t+1] = h_t
+    Cs = np.zeros((T + 1, K, B, H), A.dtype)          # Cs[t+1] = c_t
+    TC = np.empty((T, K, B, H), A.dtype)              # tanh(c_t)
+    for t in range(T):
+        a = A[t]
+        a += Hs[t] @ Wh
+        s = a[..., :3 * H]
+        s *= 0.5                                      # logistic via tanh, in place
+        np.tanh(s, out=s)
+        s *= 0.5
+        s += 0.5
+        if not forget_gate:
+            a[..., H:2 * H] = 1.0
+        np.tanh(a[..., 3 * H:], out=a[..., 3 * H:])
+        np.multiply(a[..., H:2 * H], Cs[t], out=Cs[t + 1])
+        Cs[t + 1] += a[..., :H] * a[..., 3 * H:]
+        np.tanh(Cs[t + 1], out=TC[t])
+        np.multiply(a[..., 2 * H:3 * H], TC[t], out=Hs[t + 1])
+    h_last = last_step(Hs[1:], lengths)               # (K, B, H)
+    y = readout(params, h_last)
+    return y, (X, lengths, A, Hs, Cs, TC, h_last, y)
+
+
+def lstm_backward(params, cache, dy):
+    """dy (K, B) = dLoss/dy -> grads, same keys and shapes as params."""
+    X, lengths, A, Hs, Cs, TC, h_last, y = cache
+    T, K, B, H4 = A.shape
+    H = H4 // 4
+    grads, dh_last = readout_backward(params, h_last, y, dy)
+    dH = np.zeros((T, K, B, H), A.dtype)              # loss gradient entering h_t
+    dH[lengths - 1, np.arange(K)[:, None], np.arange(B)] = dh_last
+    dact = A * (1 - A)                                # (T, K, B, 4H) logistic' for i, f, o
+    dact[..., 3 * H:] = 1 - A[..., 3 * H:] ** 2       # tanh' for g
+    dTC = A[..., 2 * H:3 * H] * (1 - TC ** 2)         # (T, K, B, H) dh_t/dc_t
+    dA = np.empty_like(A)                             # (T, K, B, 4H) gradient at pre-activations
+    WhT = params["Wh"].transpose(0, 2, 1).copy()
+    dh = np.zeros((K, B, H), A.dtype)
+    dc = np.zeros((K, B, H), A.dtype)
+    for t in reversed(range(T)):
+        a, da = A[t], dA[t]
+        dh += dH[t]
+        dc += dh * dTC[t]
+        np.multiply(dc, a[..., 3 * H:], out=da[..., :H])           # di = dc * g
+        np.multiply(dc, Cs[t], out=da[..., H:2 * H])               # df = dc * c_{t-1}
+        np.multiply(dh, TC[t], out=da[..., 2 * H:3 * H])           # do = dh * tanh(c_t)
+        np.multiply(dc, a[..., :H], out=da[..., 3 * H:])           # dg = dc * i
+        da *= dact[t]
+        np.matmul(da, WhT, out=dh)
+        dc *= a[..., H:2 * H]
+    grads["Wx"] = outer_sum(X, dA)
+    grads["Wh"] = outer_sum(Hs[:-1], dA)
+    grads["b"] = dA.sum(axis=2).sum(axis=0)
+    return grads
+
+
+# ----------------------------------------------------------------------------
+# 1997 LSTM: blocks of cells sharing an input and an output gate, no forget
+# gate, fully recurrent hidden layer [cells, input gates, output gates].
+# g(x) = 4*logistic(x) - 2 = 2 tanh(x/2) in [-2, 2]; h(x) = 2*logistic(x) - 1 = tanh(x/2) in [-1, 1].
+
+def squash_g(x):
+    return 2.0 * np.tanh(0.5 * x)
+
+
+def squash_h(x):
+    return np.tanh(0.5 * x)
+
+
+def lstm97_shape(params):
+    C = params["wy"].shape[1]
+    N = (params["Wr"].shape[1] - C) // 2
+    return C, N
+
+
+def per_block(a, N):
+    """(..., C) -> (..., N, C/N) view: a block's cells on the last axis."""
+    return a.reshape(a.shape[:-1] + (N, -1))
+
+
+def lstm97_forward(params, X, lengths, y_prev=None):
+    """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache.
+
+    y_prev (T, K, B, U), when given, replaces the previous-step hidden outputs
+    that feed the net inputs (the truncated gradient's view of the network).
+    """
+    C, N = lstm97_shape(params)
+    T, B = X.shape[0], X.shape[2]
+    K, U = params["Wr"].shape[0], params["Wr"].shape[1]
+    blocks = (T, K, B, N, C // N)
+    # every unit is a logistic of its net input, computed as 0.5 + 0.5 tanh(net/2):
+    # ACT first holds net/2 (the halving folded into the input projection and Wr)
+    ACT = X @ (0.5 * params["Wx"]) + 0.5 * params["b"][:, None, :]   # (T, K, B, U)
+    Wr_half = 0.5 * params["Wr"]
+    Y = np.zeros((T + 1, K, B, U), ACT.dtype)         # Y[t+1] = hidden outputs of step t
+    S = np.zeros((T + 1, K, B, C), ACT.dtype)         # S[t+1] = cell states s_t
+    HS = np.empty((T, K, B, C), ACT.dtype)            # h(s_t)
+    G, S_b, HS_b = ACT[..., :C].reshape(blocks), S.reshape((T + 1,) + blocks[1:]), HS.reshape(blocks)
+    Y_cells = Y[..., :C].reshape((T + 1,) + blocks[1:])
+    Y_in, Y_out = ACT[..., C:C + N, None], ACT[..., C + N:, None]       # (T, K, B, N, 1)
+    for t in range(T):
+        act = ACT[t]
+        act += (Y[t] if y_prev is None else y_prev[t]) @ Wr_half
+        np.tanh(act, out=act)
+        act[..., :C] *= 2.0                           # g(net_c) = 2 tanh(net_c/2)
+        gates = act[..., C:]
+        gates += 1.0
+        gates *= 0.5                                  # y_in, y_out = logistic(net)
+        np.multiply(Y_in[t], G[t], out=S_b[t + 1])
+        S[t + 1] += S[t]                              # constant error carousel
+        np.multiply(S[t + 1], 0.5, out=HS[t])
+        np.tanh(HS[t], out=HS[t])                     # h(s) = tanh(s/2)
+        np.multiply(Y_out[t], HS_b[t], out=Y_cells[t + 1])
+        Y[t + 1, ..., C:] = gates
+    yc_last = last_step(Y[1:, ..., :C], lengths)      # (K, B, C)
+    y = readout(params, yc_last)
+    return y, (X, lengths, ACT, Y, S, HS, yc_last, y, y_prev)
+
+
+def lstm97_backward(params, cache, dy, truncated=True):
+    """dy (K, B) -> grads. truncated: the paper's gradient (no error through the
+    recurrent connections; only the cell state carries it back), computed
+    without a loop over time; otherwise full BPTT of the same network."""
+    if not truncated:
+        return _lstm97_backward_full(params, cache, dy)
+    X, lengths, ACT, Y, S, HS, yc_last, y, y_prev = cache
+    C, N = lstm97_shape(params)
+    T, K, B, U = ACT.shape
+    grads, dyc = readout_backward(params, yc_last, y, dy)   # dyc (K, B, C) at the last step
+    kk, bb = np.arange(K)[:, None], np.arange(B)
+    act_L, hs_L = ACT[lengths - 1, kk, bb], HS[lengths - 1, kk, bb]
+    yout_L = act_L[..., C + N:, None]                        # (K, B, N, 1)
+    ds = (per_block(dyc * 0.5 * (1 - hs_L ** 2), N) * yout_L).reshape(K, B, C)   # state error
+    dyout = (per_block(dyc * hs_L, N)).sum(-1)               # (K, B, N)
+    alive = (np.arange(T)[:, None, None] < lengths)[..., None]   # (T, K, B, 1) steps inside the sequence
+    G, YIN = ACT[..., :C], ACT[..., C:C + N]
+    dNET = np.zeros_like(ACT)                                # (T, K, B, U)
+    # the state error ds is the same at every step (self-connection 1.0)
+    dNET[..., :C] = (per_block(ds * (1 - 0.25 * G ** 2), N) * YIN[..., None]).reshape(T, K, B, C) * alive
+    dNET[..., C:C + N] = per_block(ds * G, N).sum(-1) * YIN * (1 - YIN) * alive
+    dNET[lengths - 1, kk, bb, C + N:] = dyout * act_L[..., C + N:] * (1 - act_L[..., C + N:])
+    return _lstm97_weight_grads(grads, cache, dNET)
+
+
+def _lstm97_weight_grads(grads, cache, dNET):
+    X, Y, y_prev = cache[0], cache[3], cache[8]
+    grads["Wx"] = outer_sum(X, dNET)
+    grads["Wr"] = outer_sum(Y[:-1] if y_prev is None else y_prev, dNET)
+    grads["b"] = dNET.sum(axis=2).sum(axis=0)
+    return grads
+
+
+def _lstm97_backward_full(params, cache, dy):
+    X, lengths, ACT, Y, S, HS, yc_last, y, y_prev = cache
+    C, N = lstm97_shape(params)
+    T, K, B, U = ACT.shape
+    grads, dyc_last = readout_backward(params, yc_last, y, dy)
+    dYC = np.zeros((T, K, B, C), ACT.dtype)                 # loss gradient entering y_c(t)
+    dYC[lengths - 1, np.arange(K)[:, None], np.arange(B)] = dyc_last
+    dNET = np.zeros_like(ACT)                               # (T, K, B, U)
+    WrT = params["Wr"].transpose(0, 2, 1)
+    dY = np.zeros((K, B, U), ACT.dtype)                     # gradient entering Y[t+1] from step t+1
+    ds = np.zeros((K, B, C), ACT.dtype)
+    for t in reversed(range(T)):
+        g, y_in, y_out, hs = ACT[t, ..., :C], ACT[t, ..., C:C + N], ACT[t, ..., C + N:], HS[t]
+        dyc = dY[..., :C] + dYC[t]
+        ds = ds + (per_block(dyc * 0.5 * (1 - hs ** 2), N) * y_out[..., None]).reshape(K, B, C)
+        dy_out = dY[..., C + N:] + per_block(dyc * hs, N).sum(-1)
+        dy_in = dY[..., C:C + N] + per_block(ds * g, N).sum(-1)
+        dNET[t, ..., :C] = (per_block(ds * (1 - 0.25 * g ** 2), N) * y_in[..., None]).reshape(K, B, C)
+        dNET[t, ..., C:C + N] = dy_in * y_in * (1 - y_in)
+        dNET[t, ..., C + N:] = dy_out * y_out * (1 - y_out)
+        dY = dNET[t] @ WrT
+    return _lstm97_weight_grads(grads, cache, dNET)
+
+
+# ----------------------------------------------------------------------------
+# model dispatch, loss, optimisers
+
+def forward(cfg, params, X, lengths):
+    if cfg.cell == "lstm":
+        return lstm_forward(params, X, lengths, cfg.forget_gate)
+    return lstm97_forward(params, X, lengths)
+
+
+def backward(cfg, params, cache, dy):
+    if cfg.cell == "lstm":
+        return lstm_backward(params, cache, dy)
+    return lstm97_backward(params, cache, dy, truncated=cfg.gradient == "truncated")
+
+
+def loss_grad(cfg, err):
+    """err = y - target (K, B) -> dLoss/dy. Adam minimises the batch MSE (as the
+    reference); SGD follows the paper: the gradient of (y - target)^2 / 2 per
+    sequence, averaged over the batch, so lr means what the paper's lr means."""
+    return err * ((2.0 if cfg.optimizer == "adam" else 1.0) / err.shape[1])
+
+
+def adam_init(params):
+    K = params["wy"].shape[0]
+    return {"m": {k: np.zeros_like(v) for k, v in params.items()},
+            "v": {k: np.zeros_like(v) for k, v in params.items()},
+            "t": np.zeros(K, np.int64)}
+
+
+def grad_norm(grads):
+    """Global L2 norm per trial -> (K,)."""
+    K = grads["wy"].shape[0]
+    return np.sqrt(sum((g.reshape(K, -1).astype(np.float64) ** 2).sum(1) for g in grads.values()))
+
+
+def _per_trial(v, like):
+    return v.reshape((-1,) + (1,) * (like.ndim - 1))
+
+
+def clip_grads(grads, clip):
+    """Scale each trial's gradients so their global norm is at most clip."""
+    if clip <= 0:
+        return grads
+    scale = np.minimum(1.0, clip / np.maximum(grad_norm(grads), 1e-12))
+    return {k: g * _per_trial(scale, g).astype(g.dtype) for k, g in grads.items()}
+
+
+def adam_step(params, grads, state, active, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """One Adam step for the active trials; the others are left untouched."""
+    state["t"] += active
+    t = np.maximum(state["t"], 1)
+    c1, c2 = 1 - b1 ** t, 1 - b2 ** t                      # (K,) bias corrections
+    for k, g in grads.items():
+        a = _per_trial(active, g)
+        m = np.where(a, b1 * state["m"][k] + (1 - b1) * g, state["m"][k])
+        v = np.where(a, b2 * state["v"][k] + (1 - b2) * g * g, state["v"][k])
+        state["m"][k], state["v"][k] = m, v
+        step = lr * (m / _per_trial(c1, g)) / (np.sqrt(v / _per_trial(c2, g)) + eps)
+        params[k] = np.where(a, params[k] - step.astype(g.dtype), params[k])
+
+
+def sgd_step(params, grads, active, lr):
+    for k, g in grads.items():
+        params[k] = np.where(_per_trial(active, g), params[k] - lr * g, params[k])
+
+
+# ----------------------------------------------------------------------------
+# evaluation
+
+def make_test_set(cfg):
+    """The fixed held-out set: n_test sequences from the test seed's own generator.
+    Reference distribution: all of length eval_T; paper: the training lengths."""
+    rng = rng_for(cfg.test_seed, 2)
+    if cfg.dist == "reference":
+        return make_sequences(rng, cfg.n_test, cfg, cfg.eval_T, cfg.eval_T)
+    return make_sequences(rng, cfg.n_test, cfg)
+
+
+def predict(cfg, params, X, lengths, chunk=256):
+    """One shared set X (T, n, D), lengths (n,) through every trial -> y (K, n)."""
+    K = params["wy"].shape[0]
+    out = []
+    for i in range(0, X.shape[1], chunk):
+        L = lengths[i:i + chunk]
+        Xc = X[: L.max(), None, i:i + chunk].astype(params["wy"].dtype)
+        out.append(forward(cfg, params, Xc, np.broadcast_to(L, (K, len(L))))[0])
+    return np.concatenate(out, axis=1)
+
+
+def evaluate(cfg, params, test):
+    """-> test MSE (K,), sequences with |error| > 0.04 (K,)."""
+    X, L, y = test
+    err = predict(cfg, params, X, L).astype(np.float64) - y
+    return (err ** 2).mean(1), (np.abs(err) > CORRECT_ABS_ERR).sum(1)
+
+
+def take_trial(params, k):
+    return {name: v[k:k + 1] for name, v in params.items()}
+
+
+# ----------------------------------------------------------------------------
+# training
+
+def _chance_mse(task):
+    return 1 / 24 if task == "adding" else 1 / 9 - 1 / 16
+
+
+def train(cfg, seeds, log=print):
+    """Train one network per seed in lockstep on the trial axis.
+
+    Every trial has its own weights, data stream, optimiser state and stopping
+    point; a stopped trial is frozen while the others go on. Returns a dict of
+    final params (K on the leading axis) and one result dict per seed.
+    """
+    K, B, dtype = len(seeds), cfg.batch_size, np.dtype(cfg.dtype)
+    params = init_params(cfg, seeds)
+    streams = [Stream(cfg, rng_for(s, 1)) for s in seeds]
+    test = make_test_set(cfg)
+    opt = adam_init(params) if cfg.optimizer == "adam" else None
+    active = np.ones(K, bool)
+    stopped_at = np.zeros(K, np.int64)             # iteration at which each trial stopped
+    reached = np.zeros(K, bool)
+    losses, loss_acc = [], np.zeros(K)             # recorded mean training MSE per loss_every
+    curve = []                                     # (iteration, test MSE (K,), wrong (K,))
+    recent = np.full((K, WINDOW), np.inf)          # |error| of the last WINDOW training sequences
+    n_wrong = np.full(K, WINDOW)                   # of those, how many above 0.04
+    n_seq = sorted(cfg.n_seq, reverse=True)
+    stops = [{} for _ in range(K)]                 # paper stopping points per trial
+    snapshots = [(0, {k: v.copy() for k, v in params.items()})] if K == 1 and cfg.snapshot_every else []
+
+    def record_test(it, which=None):
+        mse, wrong = evaluate(cfg, params, test)
+        curve.append((it, mse, wrong))
+        return mse, wrong
+
+    def freeze(k, it, success):
+        active[k], stopped_at[k], reached[k] = False, it, success
+
+    start, last_print, it = time.perf_counter(), 0.0, 0
+    mse, _ = record_test(0)
+    for it in range(1, cfg.max_iters + 1):
+        X, L, y_true = stack_trials([s.next() for s in streams], dtype)
+        y, cache = forward(cfg, params, X, L)
+        err = (y - y_true).astype(np.float64)      # (K, B)
+        grads = backward(cfg, params, cache, loss_grad(cfg, err).astype(dtype))
+        if cfg.optimizer == "adam":
+            adam_step(params, clip_grads(grads, cfg.clip), opt, active, cfg.lr)
+        else:
+            sgd_step(params, clip_grads(grads, cfg.clip), active, cfg.lr)
+        loss_acc += (err ** 2).mean(1)
+        if it % cfg.loss_every == 0:
+            losses.append(loss_acc / cfg.loss_every)
+            loss_acc = np.zeros(K)
+
+        if cfg.stop == "paper":
+            slot = (it - 1) * B + np.arange(B)
+            old = recent[:, slot % WINDOW]
+            new = np.abs(err)
+            n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
+            recent[:, slot % WINDOW] = new
+            for k in np.flatnonzero(active):
+                _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze)
+        if cfg.stop == "test_mse" and it % cfg.eval_every == 0 or cfg.stop == "paper" and it % cfg.eval_every == 0:
+            mse, _ = record_test(it)
+            if cfg.stop == "test_mse":
+                for k in np.flatnonzero(active & (mse < cfg.target_test_mse)):
+                    freeze(k, it, True)
+        if snapshots and it % cfg.snapshot_every == 0 and active[0]:
+            snapshots.append((it, {k: v.copy() for k, v in params.items()}))
+        now = time.perf_counter() - start
+        done = not active.any()
+        if not cfg.quiet and (now - last_print > 2.0 or done or it == cfg.max_iters):
+            last_print = now
+            _progress(log, cfg, it, X.shape[0], losses, loss_acc, curve, active, now)
+        if done:
+            break
+
+    stopped_at[active] = it
+    if curve[-1][0] != it:
+        record_test(it)
+    if snapshots and snapshots[-1][0] != stopped_at[0]:
+        snapshots.append((int(stopped_at[0]), {k: v.copy() for k, v in params.items()}))
+    elapsed = time.perf_counter() - start
+    results = []
+    for k, seed in enumerate(seeds):
+        # a trial's final test is the last evaluation at or before its stop
+        at = [c for c in curve if c[0] <= stopped_at[k]]
+        results.append({
+            "seed": int(seed), "reached_target": bool(reached[k]),
+            "iterations": int(stopped_at[k]), "sequences_seen": int(stopped_at[k] * B),
+            "final_test_mse": float(at[-1][1][k]), "final_test_wrong": int(at[-1][2][k]),
+            "test_curve": [[int(c[0]), int(c[0] * B), float(c[1][k])] for c in at],
+            "train_losses": [float(l[k]) for l in losses[: stopped_at[k] // cfg.loss_every]],
+            "stops": stops[k],
+        })
+    return {"params": params, "results": results, "elapsed_sec": elapsed, "iterations": it,
+            "snapshots": snapshots}
+
+
+def _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze):
+    """The paper's stopping rules, on the trial's last WINDOW training sequences.
+    adding: all within 0.04 and their mean squared error below 0.01.
+    multiplication: fewer than n of them beyond 0.04, for each n in n_seq."""
+    seen = it * cfg.batch_size
+    if cfg.task == "adding":
+        if n_wrong[k] == 0 and (recent[k] ** 2).mean() < 0.01:
+            stops[k]["all_correct"] = _stop_record(cfg, params, k, seen, test)
+            freeze(k, it, True)
+        return
+    for n in n_seq:
+        if str(n) not in stops[k] and n_wrong[k] < n:
+            stops[k][str(n)] = _stop_record(cfg, params, k, seen, test)
+    if all(str(n) in stops[k] for n in n_seq):
+        freeze(k, it, True)
+
+
+def _stop_record(cfg, params, k, seen, test):
+    mse, wrong = evaluate(cfg, take_trial(params, k), test)
+    return {"sequences": int(seen), "test_mse": float(mse[0]), "test_wrong": int(wrong[0]),
+            "n_test": int(cfg.n_test)}
+
+
+def _progress(log, cfg, it, T, losses, loss_acc, curve, active, now):
+    recent = losses[-1] if losses else loss_acc
+    rate = it * cfg.batch_size / max(now, 1e-9)
+    eta = (cfg.max_iters - it) * cfg.batch_size / max(rate, 1e-9)
+    K = len(active)
+    test = np.median(curve[-1][1])
+    trials = f" | stopped {K - active.sum()}/{K}" if K > 1 else ""
+    log(f"iter {it:>8d} | T {T:>4d} | train MSE {np.median(recent):.5f} | test MSE {test:.5f} "
+        f"@{curve[-1][0]} | {rate:,.0f} seq/s{trials} | ETA <= {_fmt_secs(eta)}")
+
+
+def _fmt_secs(s):
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def train_parallel(cfg, seeds, workers, log=print):
+    """Split the seeds into `workers` lockstep groups, one process each.
+    Per-seed results do not depend on the grouping (see tests)."""
+    workers = max(1, min(workers, len(seeds)))
+    if workers == 1:
+        return train(cfg, seeds, log)
+    import multiprocessing as mp_
+    groups = [list(g) for g in np.array_split(np.array(seeds), workers)]
+    with mp_.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_train_group, [(cfg, g, i) for i, g in enumerate(groups)])
+    params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
+    return {"params": params, "results": [r for p in parts for r in p["results"]],
+            "elapsed_sec": max(p["elapsed_sec"] for p in parts),
+            "iterations": max(p["iterations"] for p in parts), "snapshots": []}
+
+
+def _train_group(cfg, seeds, i):
+    return train(cfg, seeds, log=lambda s: print(f"[group {i}] {s}", flush=True))
+
+
+# ----------------------------------------------------------------------------
+# saving
+
+def environment():
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "machine": platform.machine(), "system": platform.system(),
+            "processor": platform.processor() or "unknown", "cpu_count": os.cpu_count(),
+            "argv": sys.argv}
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write(path, write):
+    """Write via a temporary file in the same folder, then rename over `path`."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)                # mkstemp makes files private
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_json(path, obj):
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()))
+
+
+def save_npz(path, arrays):
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def config_dict(cfg):
+    d = dataclasses.asdict(cfg)
+    d["n_seq"] = list(cfg.n_seq)
+    return d
+
+
+def config_from_dict(d):
+    d = dict(d)
+    d["n_seq"] = tuple(d.get("n_seq", (140,)))
+    names = {f.name for f in dataclasses.fields(Config)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}")
+    return Config(**d)
+
+
+def save_single(save_dir, cfg, out):
+    """A single run: weights.npz, snapshots.npz, history.json."""
+    os.makedirs(save_dir, exist_ok=True)
+    r = out["results"][0]
+    save_npz(os.path.join(save_dir, "weights.npz"), {k: v[0] for k, v in out["params"].items()})
+    if out["snapshots"]:
+        its = np.array([s[0] for s in out["snapshots"]])
+        snaps = {k: np.stack([s[1][k][0] for s in out["snapshots"]]) for k in out["params"]}
+        save_npz(os.path.join(save_dir, "snapshots.npz"), {"iterations": its, **snaps})
+    history = {"version": HISTORY_VERSION, "config": config_dict(cfg), **r,
+               "elapsed_sec": out["elapsed_sec"], "chance_mse": _chance_mse(cfg.task),
+               "weights": int(sum(v[0].size for v in out["params"].values())),
+               "env": environment()}
+    save_json(os.path.join(save_dir, "history.json"), history)
+
+
+class RunError(Exception):
+    """A run folder that is missing, torn, or from another version."""
+
+
+def load_run(run_dir):
+    """-> (cfg, params with a trial axis of 1, history, snapshots or None)."""
+    hist_path, w_path = os.path.join(run_dir, "history.json"), os.path.join(run_dir, "weights.npz")
+    for p in (hist_path, w_path):
+        if not os.path.isfile(p):
+            raise RunError(f"{p} is missing; train a run first (python multiplication_problem.py --save-dir {run_dir})")
+    try:
+        with open(hist_path) as f:
+            history = json.load(f)
+        if history.get("version") != HISTORY_VERSION:
+            raise RunError(f"{hist_path} is version {history.get('version')!r}, this code reads {HISTORY_VERSION}")
+        cfg = config_from_dict(history["config"])
+        expect = init_params(cfg, [0])
+        with np.load(w_path) as z:
+            params = {k: z[k][None].astype(cfg.dtype) for k in expect}
+        snapshots = None
+        s_path = os.path.join(run_dir, "snapshots.npz")
+        if os.path.isfile(s_path):
+            with np.load(s_path) as z:
+                snapshots = (z["iterations"], {k: z[k].astype(cfg.dtype) for k in expect})
+    except RunError:
+        raise
+    except Exception as e:   # truncated zip, bad JSON, missing keys, foreign files ...
+        raise RunError(f"{run_dir}/ is not a readable run ({type(e).__name__}: {e})".splitlines()[0])
+    for k, v in expect.items():
+        if params[k].shape != v.shape or (snapshots and snapshots[1][k].shape[1:] != v.shape[1:]):
+            raise RunError(f"{w_path}: array {k} has shape {params[k].shape[1:]}, the config needs {v.shape[1:]}")
+        if not np.all(np.isfinite(params[k])):
+            raise RunError(f"{w_path}: array {k} holds non-finite values")
+    return cfg, params, history, snapshots
+
+
+def summarise(cfg, results):
+    seqs = [r["sequences_seen"] for r in results if r["reached_target"]]
+    s = {"trials": len(results), "reached_target": sum(r["reached_target"] for r in results)}
+    s["success_rate"] = s["reached_target"] / len(results)
+    if seqs:
+        s.update(mean_sequences=float(np.mean(seqs)), median_sequences=float(np.median(seqs)),
+                 min_sequences=int(min(seqs)), max_sequences=int(max(seqs)))
+    for key in sorted({k for r in results for k in r["stops"]}):
+        rows = [r["stops"][key] for r in results if key in r["stops"]]
+        seq = [x["sequences"] for x in rows]
+        s["stop_" + key] = {
+            "trials": len(rows), "mean_sequences": float(np.mean(seq)),
+            "min_sequences": int(min(seq)), "max_sequences": int(max(seq)),
+            "mean_test_mse": float(np.mean([x["test_mse"] for x in rows])),
+            "max_test_mse": float(max(x["test_mse"] for x in rows)),
+            "mean_test_wrong": float(np.mean([x["test_wrong"] for x in rows])),
+            "max_test_wrong": int(max(x["test_wrong"] for x in rows))}
+    return s
+
+
+def save_sweep(save_dir, cfg, out, seeds):
+    os.makedirs(save_dir, exist_ok=True)
+    save_npz(os.path.join(save_dir, "sweep_weights.npz"), {"seeds": np.array(seeds), **out["params"]})
+    sweep = {"version": HISTORY_VERSION, "config": config_dict(cfg),
+             **summarise(cfg, out["results"]), "elapsed_sec": out["elapsed_sec"],
+             "chance_mse": _chance_mse(cfg.task), "env": environment(),
+             "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in out["results"]]}
+    save_json(os.path.join(save_dir, "sweep.json"), sweep)
+    return sweep
+
+
+def print_table(cfg, sweep, log=print):
+    if cfg.stop == "paper":
+        keys = sorted({k for t in sweep["trials"] for k in t["stops"]}, key=lambda k: (k != "all_correct", -int(k) if k.isdigit() else 0))
+        log(f"{'seed':>5} " + " ".join(f"{'stop ' + k:>34}" for k in keys))
+        for t in sweep["trials"]:
+            cells = []
+            for k in keys:
+                s = t["stops"].get(k)
+                cells.append(f"{s['sequences']:>12,d} seq {s['test_wrong']:>5d} wrong MSE {s['test_mse']:.4f}" if s else f"{'not reached':>34}")
+            log(f"{t['seed']:>5} " + " ".join(cells))
+        for k in keys:
+            s = sweep["stop_" + k]
+            log(f"stop {k}: {s['trials']}/{sweep['trials']} trials, sequences mean {s['mean_sequences']:,.0f} "
+                f"(min {s['min_sequences']:,d}, max {s['max_sequences']:,d}), test wrong mean {s['mean_test_wrong']:.1f} "
+                f"(max {s['max_test_wrong']}), test MSE mean {s['mean_test_mse']:.4f} (max {s['max_test_mse']:.4f})")
+    else:
+        log(f"{'seed':>5} {'reached':>8} {'sequences':>12} {'final test MSE':>15}")
+        for t in sweep["trials"]:
+            log(f"{t['seed']:>5} {str(t['reached_target']):>8} {t['sequences_seen']:>12,d} {t['final_test_mse']:>15.4f}")
+        extra = f", median sequences {sweep['median_sequences']:,.0f}" if "median_sequences" in sweep else ""
+        log(f"reached target: {sweep['reached_target']}/{sweep['trials']}{extra}")
+    log(f"wall time {sweep['elapsed_sec']:.1f} s")
+
+
+# ----------------------------------------------------------------------------
+# command line
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2, nothing written."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parse_seeds(text, flag="--seeds"):
+    """'0-29', '0,3,7' or a mix like '0-4,9' -> sorted list of distinct seeds."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            lo, hi = int(lo), int(hi) if hi else int(lo)
+            if lo < 0 or hi < lo or hi >= 2 ** 32:
+                raise ValueError
+            seeds.extend(range(lo, hi + 1))
+    except ValueError:
+        raise UsageError(f"{flag}: cannot read {text!r}; give seeds 0..4294967295 as '0-29', '0,3,7' or '0-4,9'")
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"{flag}: {text!r} names a seed twice")
+    if len(seeds) > 10_000:
+        raise UsageError(f"{flag}: at most 10000 seeds, got {len(seeds)}")
+    return seeds
+
+
+def build_parser():
+    d = Config()
+    p = Parser(description="Train LSTMs on the multiplication (or adding) problem.",
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    a = p.add_argument
+    a("--task", choices=TASKS, default=d.task, help="which problem")
+    a("--seed", type=int, default=d.seed, help="seed of a single run (weights, data)")
+    a("--seeds", default=None, help="train several seeds in lockstep, e.g. 0-29 or 0,3,7; writes sweep.json")
+    a("--workers", type=int, default=os.cpu_count() or 1, help="processes for --seeds (results do not depend on it)")
+    a("--paper", action="store_true", help="the paper's protocol for --task: 1997 LSTM, on-line SGD, paper generator and stopping")
+    a("--T", type=int, default=None, help="minimal sequence length for --paper (lengths in [T, T+T/10]); default 100")
+    a("--n-seq", default=None, help="--paper multiplication: stop when fewer than n of the last 2000 are wrong; several as 140,13")
+    a("--dist", choices=DISTS, default=None, help="training distribution (default: reference, or paper with --paper)")
+    a("--max-iters", type=int, default=None, help="update budget (default 6000; 5,000,000 with --paper)")
+    a("--T-min", type=int, default=None, help=f"shortest training sequence (default {d.T_min})")
+    a("--T-max", type=int, default=None, help=f"longest training sequence (default {d.T_max})")
+    a("--eval-T", type=int, default=None, help=f"length of the held-out test sequences (default {d.eval_T})")
+    a("--n-test", type=int, default=None, help=f"held-out test sequences (default {d.n_test})")
+    a("--test-seed", type=int, default=None, help=f"seed of the held-out test set (default {d.test_seed})")
+    a("--cell", choices=CELLS, default=None, help="lstm: forget-gate LSTM; lstm97: the 1997 LSTM (default lstm)")
+    a("--hidden", type=int, default=None, help=f"lstm cells (default {d.hidden})")
+    a("--blocks", type=int, default=None, help=f"lstm97 memory blocks (default {d.blocks})")
+    a("--cells-per-block", type=int, default=None, help=f"lstm97 cells per block (default {d.cells_per_block})")
+    a("--no-forget-gate", action="store_true", help="lstm: fix the forget gate at 1")
+    a("--forget-bias", type=float, default=None, help=f"lstm: initial forget-gate bias (default {d.forget_bias})")
+    a("--init-scale", type=float, default=None, help="uniform init half-width (default 1/sqrt(hidden); 0.1 for lstm97)")
+    a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient")
+    a("--optimizer", choices=("adam", "sgd"), default=None, help="adam (default) or plain sgd (default with --paper)")
+    a("--lr", type=float, default=None, help=f"learning rate (default {d.lr}; paper: 0.5 adding, 0.1 multiplication)")
+    a("--clip", type=float, default=None, help=f"global gradient-norm clip per trial, 0 = off (default {d.clip})")
+    a("--batch-size", type=int, default=None, help=f"sequences per update (default {d.batch_size}; 1 with --paper)")
+    a("--target-test-mse", type=float, default=None, help=f"stop once held-out MSE is below this (default {d.target_test_mse})")
+    a("--stop", choices=("test_mse", "paper"), default=None, help="stopping rule (default test_mse; paper with --paper)")
+    a("--eval-every", type=int, default=None, help=f"iterations between test evaluations (default {d.eval_every})")
+    a("--snapshot-every", type=int, default=None, help=f"iterations between weight snapshots, 0 = none (default {d.snapshot_every})")
+    a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
+    a("--save-dir", default="run", help="where the run is written")
+    a("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+FLAG_OF = {"T_min": "--T-min", "T_max": "--T-max", "eval_T": "--eval-T", "n_test": "--n-test",
+           "test_seed": "--test-seed", "hidden": "--hidden", "blocks": "--blocks",
+           "cells_per_block": "--cells-per-block", "forget_bias": "--forget-bias",
+           "init_scale": "--init-scale", "lr": "--lr", "clip": "--clip", "batch_size": "--batch-size",
+           "max_iters": "--max-iters", "target_test_mse": "--target-test-mse",
+           "eval_every": "--eval-every", "snapshot_every": "--snapshot-every", "seed": "--seed"}
+
+MIN_T = 12        # the first marker may sit at step 9 and the last step is a sentinel
+
+
+def config_from_args(args):
+    """Parsed flags -> validated Config (raises UsageError)."""
+    if args.T is not None and not args.paper:
+        raise UsageError("--T: only with --paper (use --T-min/--T-max otherwise)")
+    if args.paper:
+        T = 100 if args.T is None else args.T
+        if not MIN_T <= T <= 100_000:
+            raise UsageError(f"--T: must be in [{MIN_T}, 100000], got {T}")
+        cfg = paper_config(args.task, T)
+    else:
+        cfg = Config(task=args.task)
+    over = {name: getattr(args, name) for name in
+            ("dist", "max_iters", "T_min", "T_max", "eval_T", "n_test", "test_seed", "cell", "hidden",
+             "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "optimizer", "lr",
+             "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype")
+            if getattr(args, name) is not None}
+    if args.no_forget_gate:
+        over["forget_gate"] = False
+    if args.n_seq is not None:
+        try:
+            over["n_seq"] = tuple(int(n) for n in args.n_seq.split(","))
+        except ValueError:
+            raise UsageError(f"--n-seq: cannot read {args.n_seq!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
+    cfg = dataclasses.replace(cfg, seed=args.seed, quiet=args.quiet, **over)
+    if "lr" not in over and "optimizer" in over and not args.paper:
+        cfg = dataclasses.replace(cfg, lr=0.1 if cfg.optimizer == "sgd" else 5e-3)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg):
+    def need(ok, name, rng):
+        if not ok:
+            raise UsageError(f"{FLAG_OF.get(name, '--' + name.replace('_', '-'))}: must be {rng}, got {getattr(cfg, name)}")
+    ints = {"T_min": (MIN_T, 100_000), "eval_T": (MIN_T, 100_000), "n_test": (1, 1_000_000),
+            "test_seed": (0, 2 ** 32 - 1), "hidden": (1, 4096), "blocks": (1, 1024),
+            "cells_per_block": (1, 1024), "batch_size": (1, 65_536), "max_iters": (1, 10 ** 9),
+            "eval_every": (1, 10 ** 9), "snapshot_every": (0, 10 ** 9), "seed": (0, 2 ** 32 - 1)}
+    for name, (lo, hi) in ints.items():
+        need(lo <= getattr(cfg, name) <= hi, name, f"an integer in [{lo}, {hi}]")
+    need(cfg.T_min <= cfg.T_max <= 100_000, "T_max", f"in [T-min={cfg.T_min}, 100000]")
+    finite = lambda v: np.isfinite(v)
+    need(finite(cfg.lr) and 0 < cfg.lr <= 100, "lr", "in (0, 100]")
+    need(finite(cfg.clip) and 0 <= cfg.clip <= 1e6, "clip", "in [0, 1e6] (0 = off)")
+    need(finite(cfg.init_scale) and 0 <= cfg.init_scale <= 10, "init_scale", "in [0, 10] (0 = default)")
+    need(finite(cfg.forget_bias) and abs(cfg.forget_bias) <= 100, "forget_bias", "in [-100, 100]")
+    need(finite(cfg.target_test_mse) and 0 < cfg.target_test_mse <= 1, "target_test_mse", "in (0, 1]")
+    if not all(1 <= n <= WINDOW for n in cfg.n_seq) or not cfg.n_seq:
+        raise UsageError(f"--n-seq: each value must be in [1, {WINDOW}], got {','.join(map(str, cfg.n_seq))}")
+    if cfg.dist == "paper" and cfg.T_min // 2 - 1 < 2:
+        raise UsageError(f"--T-min: must be >= {MIN_T} for the paper distribution")
+
+
+def check_save_dir(path, files):
+    """Refuse a save dir we could not write, before any training starts."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--save-dir: {path!r} exists and is not a directory")
+    parent = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--save-dir: {path!r} is not writable")
+    for f in files:
+        full = os.path.join(path, f)
+        if os.path.isdir(full):
+            raise UsageError(f"--save-dir: {full!r} is a directory, cannot write the run there")
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        cfg = config_from_args(args)
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+        if not 1 <= args.workers <= 256:
+            raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
+        check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else
+                       ["weights.npz", "history.json", "snapshots.npz"])
+    except UsageError as e:
+        print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
+        return 2
+    log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
+    if seeds is None:
+        return run_single(cfg, args.save_dir, log)
+    return run_sweep(cfg, seeds, args.workers, args.save_dir, log)
+
+
+def describe(cfg):
+    net = (f"lstm {cfg.hidden} cells{'' if cfg.forget_gate else ', no forget gate'}" if cfg.cell == "lstm" else
+           f"lstm97 {cfg.blocks}x{cfg.cells_per_block} cells, {cfg.gradient} gradient")
+    stop = (f"stop at test MSE < {cfg.target_test_mse}" if cfg.stop == "test_mse" else
+            "stop: paper rule" + ("" if cfg.task == "adding" else f" n_seq {','.join(map(str, cfg.n_seq))}"))
+    return (f"{cfg.task} | {cfg.dist} data T in [{cfg.T_min}, {cfg.T_max}] | {net} | "
+            f"{cfg.optimizer} lr {cfg.lr} batch {cfg.batch_size} | {stop} | budget {cfg.max_iters:,d} iterations")
+
+
+def run_single(cfg, save_dir, log):
+    log(describe(cfg) + f" | seed {cfg.seed}")
+    out = train(cfg, [cfg.seed], log)
+    save_single(save_dir, cfg, out)
+    r = out["results"][0]
+    log(f"final test MSE {r['final_test_mse']:.5f} ({r['final_test_wrong']} of {cfg.n_test} beyond 0.04) | "
+        f"sequences seen {r['sequences_seen']:,d} | wall time {out['elapsed_sec']:.1f} s | "
+        f"target reached: {'yes' if r['reached_target'] else 'no'} | saved to {save_dir}/")
+    for k, s in r["stops"].items():
+        log(f"stop {k}: after {s['sequences']:,d} sequences, test MSE {s['test_mse']:.4f}, {s['test_wrong']} of {s['n_test']} wrong")
+    return 0
+
+
+def run_sweep(cfg, seeds, workers, save_dir, log):
+    log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers")
+    out = train_parallel(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, log)
+    sweep = save_sweep(save_dir, cfg, out, seeds)
+    print_table(cfg, sweep, log)
+    log(f"saved to {save_dir}/sweep.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The command line: a tiny run end to end, determinism, and bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import multiplication_problem as mp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--max-iters", "30", "--eval-every", "10", "--batch-size", "8", "--n-test", "64", "--quiet"]
+
+
+def run(args, cwd):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "multiplication_problem.py"), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_tiny_run_writes_a_loadable_run(tmp_path):
+    r = run([*TINY, "--save-dir", "out"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    cfg, params, history, snaps = mp.load_run(str(tmp_path / "out"))
+    for key in ("config", "train_losses", "test_curve", "sequences_seen", "final_test_mse",
+                "reached_target", "elapsed_sec", "env"):
+        assert key in history
+    assert len(history["train_losses"]) == 30 and history["sequences_seen"] == 240
+    assert [c[0] for c in history["test_curve"]] == [0, 10, 20, 30]
+    assert cfg.max_iters == 30 and cfg.batch_size == 8
+    mse, _ = mp.evaluate(cfg, params, mp.make_test_set(cfg))
+    assert mse[0] == pytest.approx(history["final_test_mse"], rel=1e-12)
+    assert list(snaps[0]) == [0, 20, 30]
+    assert not [f for f in os.listdir(tmp_path / "out") if f.endswith(".tmp")]
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path):
+    for d in ("a", "b"):
+        assert run([*TINY, "--seed", "3", "--save-dir", d], tmp_path).returncode == 0
+    a, b = np.load(tmp_path / "a" / "weights.npz"), np.load(tmp_path / "b" / "weights.npz")
+    assert set(a.files) == set(b.files) == {"Wx", "Wh", "b", "wy", "by"}
+    for k in a.files:
+        assert np.array_equal(a[k], b[k])
+    c = run([*TINY, "--seed", "4", "--save-dir", "c"], tmp_path)
+    assert not np.array_equal(np.load(tmp_path / "c" / "weights.npz")["Wh"], a["Wh"])
+
+
+def test_sweep_writes_sweep_json_equal_to_single_runs(tmp_path):
+    assert run([*TINY, "--seeds", "2,5", "--workers", "2", "--save-dir", "s"], tmp_path).returncode == 0
+    assert run([*TINY, "--seed", "5", "--save-dir", "one"], tmp_path).returncode == 0
+    sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    one = json.loads((tmp_path / "one" / "history.json").read_text())
+    assert [t["seed"] for t in sweep["trials"]] == [2, 5]
+    assert sweep["trials"][1]["test_curve"] == one["test_curve"]
+    w = np.load(tmp_path / "s" / "sweep_weights.npz")
+    assert np.array_equal(w["Wh"][1], np.load(tmp_path / "one" / "weights.npz")["Wh"])
+
+
+BAD = [
+    ["--T-min", "5"], ["--T-min", "40", "--T-max", "30"], ["--eval-T", "3"], ["--hidden", "0"],
+    ["--lr", "0"], ["--lr", "-1"], ["--lr", "nan"], ["--batch-size", "0"], ["--max-iters", "0"],
+    ["--target-test-mse", "0"], ["--task", "division"], ["--seed", "x"], ["--seed", "-1"],
+    ["--seeds", "3-1"], ["--seeds", "a,b"], ["--seeds", "1,1"], ["--workers", "0"],
+    ["--n-seq", "0"], ["--n-seq", "abc"], ["--paper", "--T", "8"], ["--T", "100"],
+    ["--clip", "-1"], ["--eval-every", "0"], ["--cell", "gru"], ["--unknown-flag"],
+]
+
+
+@pytest.mark.parametrize("args", BAD, ids=[" ".join(a) for a in BAD])
+def test_bad_input_is_one_line_exit_2_nothing_written(args, tmp_path):
+    r = run([*args, "--save-dir", "out"], tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "out").write_text("keep me")
+    r = run([*TINY, "--save-dir", "out"], tmp_path)
+    assert r.returncode == 2 and "--save-dir" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out").read_text() == "keep me"

@@ -1,0 +1,138 @@
+"""Backward passes against centred finite differences (float64), and the
+equivalences between code paths: step-by-step vs whole sequence, a batch vs
+its sequences one at a time, several trials vs separate runs."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import multiplication_problem as mp
+
+
+def rel_err(a, b):
+    return np.abs(a - b).max() / max(1e-8, np.abs(a).max() + np.abs(b).max())
+
+
+def random_problem(cfg, seeds=(0, 1), B=3, T=(12, 17), seed=5):
+    """Perturbed weights (so no unit sits in a flat regime), a padded batch of
+    sequences of different lengths, a random upstream projection R."""
+    rng = np.random.default_rng(seed)
+    params = {k: v + rng.normal(0, 0.5, v.shape) for k, v in mp.init_params(cfg, list(seeds)).items()}
+    data = dataclasses.replace(cfg, dist="paper", T_min=T[0], T_max=T[1], batch_size=B)
+    X, L, _ = mp.stack_trials([mp.make_sequences(rng, B, data) for _ in seeds], np.float64)
+    assert len(np.unique(L)) > 1, "the check must cover variable lengths"
+    return params, X, L, rng.normal(size=(len(seeds), B))
+
+
+def numeric_grads(f, params, h=1e-5):
+    out = {}
+    for k, v in params.items():
+        g = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            old = v[i]
+            v[i] = old + h
+            fp = f()
+            v[i] = old - h
+            fm = f()
+            v[i] = old
+            g[i] = (fp - fm) / (2 * h)
+        out[k] = g
+    return out
+
+
+@pytest.mark.parametrize("forget_gate", [True, False])
+def test_lstm_gradient(forget_gate):
+    cfg = mp.Config(hidden=3)
+    params, X, L, R = random_problem(cfg)
+    y, cache = mp.lstm_forward(params, X, L, forget_gate)
+    grads = mp.lstm_backward(params, cache, R)
+    num = numeric_grads(lambda: (mp.lstm_forward(params, X, L, forget_gate)[0] * R).sum(), params)
+    for k in params:
+        assert rel_err(grads[k], num[k]) < 1e-7, k
+
+
+def test_lstm97_full_gradient():
+    cfg = mp.Config(cell="lstm97")
+    params, X, L, R = random_problem(cfg)
+    _, cache = mp.lstm97_forward(params, X, L)
+    grads = mp.lstm97_backward(params, cache, R, truncated=False)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L)[0] * R).sum(), params)
+    for k in params:
+        assert rel_err(grads[k], num[k]) < 1e-7, k
+
+
+def test_lstm97_truncated_gradient_is_the_gradient_with_fixed_recurrent_inputs():
+    cfg = mp.Config(cell="lstm97", blocks=2, cells_per_block=3)
+    params, X, L, R = random_problem(cfg)
+    _, cache = mp.lstm97_forward(params, X, L)
+    y_prev = cache[3][:-1].copy()                     # the unperturbed previous-step outputs
+    grads = mp.lstm97_backward(params, cache, R, truncated=True)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev)[0] * R).sum(), params)
+    for k in params:
+        assert rel_err(grads[k], num[k]) < 1e-7, k
+    full = mp.lstm97_backward(params, cache, R, truncated=False)
+    assert rel_err(grads["Wr"], full["Wr"]) > 1e-3, "truncation must change the gradient"
+
+
+def test_lstm_step_by_step_equals_whole_sequence():
+    cfg = mp.Config(hidden=4)
+    params, X, L, _ = random_problem(cfg)
+    L[:] = X.shape[0]
+    y, cache = mp.lstm_forward(params, X, L)
+    K, B = L.shape
+    h = c = np.zeros((K, B, 4))
+    for t in range(X.shape[0]):
+        h, c = mp.lstm_step(params, X[t], h, c)
+        np.testing.assert_allclose(h, cache[3][t + 1], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(mp.readout(params, h), y, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lstm97"])
+def test_batch_equals_sequences_one_at_a_time(cell):
+    cfg = mp.Config(cell=cell, hidden=4)
+    params, X, L, R = random_problem(cfg, B=4)
+    y, cache = mp.forward(cfg, params, X, L)
+    grads = mp.backward(cfg, params, cache, R)
+    total = {k: np.zeros_like(v) for k, v in grads.items()}
+    for b in range(4):
+        Lb = L[:, b:b + 1]
+        Xb = X[: Lb.max(), :, b:b + 1]
+        yb, cb = mp.forward(cfg, params, Xb, Lb)
+        np.testing.assert_allclose(yb[:, 0], y[:, b], rtol=0, atol=1e-14)
+        for k, g in mp.backward(cfg, params, cb, R[:, b:b + 1]).items():
+            total[k] += g
+    for k in grads:
+        np.testing.assert_allclose(total[k], grads[k], rtol=1e-12, atol=1e-14)
+
+
+def test_weight_count_and_squashing_ranges_of_the_1997_cell():
+    params = mp.init_params(mp.Config(cell="lstm97"), [0])
+    assert mp.count_weights(params) == 93
+    x = np.linspace(-60, 60, 2001)
+    assert np.allclose(mp.squash_g(x), 4 / (1 + np.exp(-x)) - 2)
+    assert np.allclose(mp.squash_h(x), 2 / (1 + np.exp(-x)) - 1)
+    assert mp.squash_g(x).min() == -2 and mp.squash_g(x).max() == 2
+    assert mp.squash_h(x).min() == -1 and mp.squash_h(x).max() == 1
+
+
+def test_1997_initialisation():
+    cfg = mp.paper_config("adding")
+    p = mp.init_params(cfg, [3])
+    assert np.array_equal(p["b"][0, 4:6], [-3.0, -6.0])           # input-gate biases, adding only
+    rest = np.concatenate([p["Wx"].ravel(), p["Wr"].ravel(), p["b"][0, :4], p["b"][0, 6:], p["wy"].ravel()])
+    assert np.abs(rest).max() <= 0.1 and np.abs(rest).max() > 0.09
+    q = mp.init_params(mp.paper_config("multiplication"), [3])
+    assert np.abs(q["b"]).max() <= 0.1
+
+
+@pytest.mark.parametrize("cfg", [
+    mp.Config(max_iters=60, eval_every=20, quiet=True, snapshot_every=0),
+    mp.paper_config("multiplication", T=20, max_iters=150, eval_every=50, quiet=True),
+], ids=["lstm-adam-reference", "lstm97-sgd-paper"])
+def test_trials_in_lockstep_equal_separate_runs(cfg):
+    together = mp.train(cfg, [4, 0, 7])
+    for k, seed in enumerate([4, 0, 7]):
+        alone = mp.train(cfg, [seed])
+        for name, v in alone["params"].items():
+            assert np.array_equal(v[0], together["params"][name][k]), (seed, name)
+        assert alone["results"][0]["test_curve"] == together["results"][k]["test_curve"]

@@ -1,0 +1,52 @@
+import numpy as np
+
+import multiplication_problem as mp
+
+
+def quadratic(K=3, n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(K, n, n))
+    Q = A @ A.transpose(0, 2, 1) + n * np.eye(n)         # (K, n, n) positive definite
+    c = rng.normal(size=(K, n))
+    x_star = np.linalg.solve(Q, c[..., None])[..., 0]    # minimiser of x'Qx/2 - c'x
+    return Q, c, x_star
+
+
+def test_adam_reaches_the_minimum_of_a_quadratic():
+    Q, c, x_star = quadratic()
+    K = len(c)
+    params = {"wy": np.zeros((K, 5))}
+    state = mp.adam_init(params)
+    active = np.ones(K, bool)
+    for i in range(3000):
+        lr = 0.05 if i < 2000 else 0.005
+        grads = {"wy": (Q @ params["wy"][..., None])[..., 0] - c}
+        mp.adam_step(params, grads, state, active, lr)
+    np.testing.assert_allclose(params["wy"], x_star, atol=1e-3)
+
+
+def test_adam_freezes_inactive_trials():
+    Q, c, _ = quadratic()
+    params = {"wy": np.ones((3, 5))}
+    state = mp.adam_init(params)
+    active = np.array([True, False, True])
+    mp.adam_step(params, {"wy": (Q @ params["wy"][..., None])[..., 0] - c}, state, active, 0.1)
+    assert np.array_equal(params["wy"][1], np.ones(5))
+    assert not np.array_equal(params["wy"][0], np.ones(5))
+    assert list(state["t"]) == [1, 0, 1]
+
+
+def test_clipping_caps_the_global_norm_per_trial():
+    rng = np.random.default_rng(1)
+    grads = {"Wx": rng.normal(size=(3, 2, 8)) * [[[10]], [[0.01]], [[1]]],
+             "b": rng.normal(size=(3, 8)), "wy": rng.normal(size=(3, 4))}
+    norms = mp.grad_norm(grads)
+    clipped = mp.clip_grads(grads, 1.0)
+    after = mp.grad_norm(clipped)
+    for k in range(3):
+        if norms[k] > 1:
+            assert abs(after[k] - 1.0) < 1e-12
+        else:
+            assert after[k] == norms[k]
+    # direction unchanged
+    np.testing.assert_allclose(clipped["Wx"][0] * norms[0], grads["Wx"][0], rtol=1e-12)
