@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -495,23 +496,22 @@ def clip_grads(grads, clip):
     return {k: g * _per_trial(scale, g).astype(g.dtype) for k, g in grads.items()}
 
 
-def adam_step(params, grads, state, active, lr, b1=0.9, b2=0.999, eps=1e-8):
-    """One Adam step for the active trials; the others are left untouched."""
-    state["t"] += active
-    t = np.maximum(state["t"], 1)
-    c1, c2 = 1 - b1 ** t, 1 - b2 ** t                      # (K,) bias corrections
+def adam_step(params, grads, state, lr, idx=slice(None), b1=0.9, b2=0.999, eps=1e-8):
+    """One Adam step for the trials idx (grads hold just those); the others are untouched."""
+    state["t"][idx] += 1
+    t = state["t"][idx]
+    c1, c2 = 1 - b1 ** t, 1 - b2 ** t                      # bias corrections of these trials
     for k, g in grads.items():
-        a = _per_trial(active, g)
-        m = np.where(a, b1 * state["m"][k] + (1 - b1) * g, state["m"][k])
-        v = np.where(a, b2 * state["v"][k] + (1 - b2) * g * g, state["v"][k])
-        state["m"][k], state["v"][k] = m, v
+        m = b1 * state["m"][k][idx] + (1 - b1) * g
+        v = b2 * state["v"][k][idx] + (1 - b2) * g * g
+        state["m"][k][idx], state["v"][k][idx] = m, v
         step = lr * (m / _per_trial(c1, g)) / (np.sqrt(v / _per_trial(c2, g)) + eps)
-        params[k] = np.where(a, params[k] - step.astype(g.dtype), params[k])
+        params[k][idx] -= step.astype(g.dtype)
 
 
-def sgd_step(params, grads, active, lr):
+def sgd_step(params, grads, lr, idx=slice(None)):
     for k, g in grads.items():
-        params[k] = np.where(_per_trial(active, g), params[k] - lr * g, params[k])
+        params[k][idx] -= lr * g
 
 
 # ----------------------------------------------------------------------------
@@ -548,8 +548,27 @@ def take_trial(params, k):
     return {name: v[k:k + 1] for name, v in params.items()}
 
 
+def take_trials(params, idx):
+    return {name: v[idx] for name, v in params.items()}
+
+
 # ----------------------------------------------------------------------------
 # training
+
+INTERRUPTS = []   # signals received; the training loop stops at the next iteration
+
+
+def _on_signal(signum, frame):
+    INTERRUPTS.append(signum)
+    import multiprocessing
+    for child in multiprocessing.active_children():   # workers stop and return what they have
+        os.kill(child.pid, signum)
+
+
+def catch_interrupts():
+    INTERRUPTS.clear()
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
 
 def _chance_mse(task):
     return 1 / 24 if task == "adding" else 1 / 9 - 1 / 16
@@ -578,40 +597,50 @@ def train(cfg, seeds, log=print):
     stops = [{} for _ in range(K)]                 # paper stopping points per trial
     snapshots = [(0, {k: v.copy() for k, v in params.items()})] if K == 1 and cfg.snapshot_every else []
 
-    def record_test(it, which=None):
-        mse, wrong = evaluate(cfg, params, test)
+    def record_test(it, idx):
+        """Test the trials idx; the frozen ones keep their last result."""
+        mse, wrong = (curve[-1][1].copy(), curve[-1][2].copy()) if curve else (np.zeros(K), np.zeros(K, int))
+        mse[idx], wrong[idx] = evaluate(cfg, take_trials(params, idx), test)
         curve.append((it, mse, wrong))
-        return mse, wrong
+        return mse
 
     def freeze(k, it, success):
         active[k], stopped_at[k], reached[k] = False, it, success
+        if K > 1 and not cfg.quiet:
+            log(f"trial seed {seeds[k]} stopped at iteration {it:,d} ({it * B:,d} sequences)"
+                + (f", test MSE {curve[-1][1][k]:.5f}" if cfg.stop == "test_mse" else
+                   ", " + ", ".join(f"stop {n}: {s['sequences']:,d} seq, MSE {s['test_mse']:.4f}, "
+                                    f"{s['test_wrong']} wrong" for n, s in stops[k].items())))
 
     start, last_print, it = time.perf_counter(), 0.0, 0
-    mse, _ = record_test(0)
+    record_test(0, slice(None))
     for it in range(1, cfg.max_iters + 1):
-        X, L, y_true = stack_trials([s.next() for s in streams], dtype)
-        y, cache = forward(cfg, params, X, L)
-        err = (y - y_true).astype(np.float64)      # (K, B)
-        grads = backward(cfg, params, cache, loss_grad(cfg, err).astype(dtype))
+        # only the running trials are computed; the stopped ones drop out of the arrays
+        idx = slice(None) if active.all() else np.flatnonzero(active)
+        P = take_trials(params, idx)
+        X, L, y_true = stack_trials([streams[k].next() for k in np.arange(K)[idx]], dtype)
+        y, cache = forward(cfg, P, X, L)
+        err = np.zeros((K, B))                     # (K, B) training errors, zero for stopped trials
+        err[idx] = y - y_true
+        grads = clip_grads(backward(cfg, P, cache, loss_grad(cfg, err[idx]).astype(dtype)), cfg.clip)
         if cfg.optimizer == "adam":
-            adam_step(params, clip_grads(grads, cfg.clip), opt, active, cfg.lr)
+            adam_step(params, grads, opt, cfg.lr, idx)
         else:
-            sgd_step(params, clip_grads(grads, cfg.clip), active, cfg.lr)
+            sgd_step(params, grads, cfg.lr, idx)
         loss_acc += (err ** 2).mean(1)
         if it % cfg.loss_every == 0:
             losses.append(loss_acc / cfg.loss_every)
             loss_acc = np.zeros(K)
 
         if cfg.stop == "paper":
-            slot = (it - 1) * B + np.arange(B)
-            old = recent[:, slot % WINDOW]
-            new = np.abs(err)
+            slot = ((it - 1) * B + np.arange(B)) % WINDOW
+            old, new = recent[:, slot], np.where(active[:, None], np.abs(err), recent[:, slot])
             n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
-            recent[:, slot % WINDOW] = new
+            recent[:, slot] = new
             for k in np.flatnonzero(active):
                 _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze)
-        if cfg.stop == "test_mse" and it % cfg.eval_every == 0 or cfg.stop == "paper" and it % cfg.eval_every == 0:
-            mse, _ = record_test(it)
+        if it % cfg.eval_every == 0 and active.any():
+            mse = record_test(it, np.flatnonzero(active))
             if cfg.stop == "test_mse":
                 for k in np.flatnonzero(active & (mse < cfg.target_test_mse)):
                     freeze(k, it, True)
@@ -622,12 +651,12 @@ def train(cfg, seeds, log=print):
         if not cfg.quiet and (now - last_print > 2.0 or done or it == cfg.max_iters):
             last_print = now
             _progress(log, cfg, it, X.shape[0], losses, loss_acc, curve, active, now)
-        if done:
+        if done or INTERRUPTS:
             break
 
+    if curve[-1][0] != it and active.any():
+        record_test(it, np.flatnonzero(active))
     stopped_at[active] = it
-    if curve[-1][0] != it:
-        record_test(it)
     if snapshots and snapshots[-1][0] != stopped_at[0]:
         snapshots.append((int(stopped_at[0]), {k: v.copy() for k, v in params.items()}))
     elapsed = time.perf_counter() - start
@@ -639,12 +668,12 @@ def train(cfg, seeds, log=print):
             "seed": int(seed), "reached_target": bool(reached[k]),
             "iterations": int(stopped_at[k]), "sequences_seen": int(stopped_at[k] * B),
             "final_test_mse": float(at[-1][1][k]), "final_test_wrong": int(at[-1][2][k]),
-            "test_curve": [[int(c[0]), int(c[0] * B), float(c[1][k])] for c in at],
+            "test_curve": [[int(c[0]), int(c[0] * B), float(c[1][k]), int(c[2][k])] for c in at],
             "train_losses": [float(l[k]) for l in losses[: stopped_at[k] // cfg.loss_every]],
             "stops": stops[k],
         })
     return {"params": params, "results": results, "elapsed_sec": elapsed, "iterations": it,
-            "snapshots": snapshots}
+            "snapshots": snapshots, "interrupted": bool(INTERRUPTS)}
 
 
 def _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze):
@@ -671,7 +700,7 @@ def _stop_record(cfg, params, k, seen, test):
 
 
 def _progress(log, cfg, it, T, losses, loss_acc, curve, active, now):
-    recent = losses[-1] if losses else loss_acc
+    recent = losses[-1] if losses else loss_acc / max(1, it % cfg.loss_every)
     rate = it * cfg.batch_size / max(now, 1e-9)
     eta = (cfg.max_iters - it) * cfg.batch_size / max(rate, 1e-9)
     K = len(active)
@@ -699,7 +728,8 @@ def train_parallel(cfg, seeds, workers, log=print):
     params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
-            "iterations": max(p["iterations"] for p in parts), "snapshots": []}
+            "iterations": max(p["iterations"] for p in parts), "snapshots": [],
+            "interrupted": any(p["interrupted"] for p in parts)}
 
 
 def _train_group(cfg, seeds, i):
@@ -771,6 +801,7 @@ def save_single(save_dir, cfg, out):
         snaps = {k: np.stack([s[1][k][0] for s in out["snapshots"]]) for k in out["params"]}
         save_npz(os.path.join(save_dir, "snapshots.npz"), {"iterations": its, **snaps})
     history = {"version": HISTORY_VERSION, "config": config_dict(cfg), **r,
+               "interrupted": out["interrupted"],
                "elapsed_sec": out["elapsed_sec"], "chance_mse": _chance_mse(cfg.task),
                "weights": int(sum(v[0].size for v in out["params"].values())),
                "env": environment()}
@@ -839,7 +870,7 @@ def save_sweep(save_dir, cfg, out, seeds):
     sweep = {"version": HISTORY_VERSION, "config": config_dict(cfg),
              **summarise(cfg, out["results"]), "elapsed_sec": out["elapsed_sec"],
              "chance_mse": _chance_mse(cfg.task), "env": environment(),
-             "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in out["results"]]}
+             "interrupted": out["interrupted"], "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in out["results"]]}
     save_json(os.path.join(save_dir, "sweep.json"), sweep)
     return sweep
 
@@ -1031,9 +1062,16 @@ def main(argv=None):
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2
     log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
+    catch_interrupts()
     if seeds is None:
-        return run_single(cfg, args.save_dir, log)
-    return run_sweep(cfg, seeds, args.workers, args.save_dir, log)
+        run_single(cfg, args.save_dir, log)
+    else:
+        run_sweep(cfg, seeds, args.workers, args.save_dir, log)
+    if INTERRUPTS:
+        print(f"interrupted by signal {INTERRUPTS[0]}: what was trained so far is saved in {args.save_dir}/",
+              file=sys.stderr)
+        return 128 + INTERRUPTS[0]
+    return 0
 
 
 def same_settings(a, b):

@@ -1,0 +1,79 @@
+"""The picture scripts on a tiny saved run: files a user would open."""
+import os
+import subprocess
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--max-iters", "40", "--eval-every", "10", "--batch-size", "8", "--n-test", "64",
+        "--snapshot-every", "2", "--quiet"]
+PNGS = ["training_curve.png", "sample_sequences.png", "cell_state.png", "pred_vs_target.png"]
+
+
+def script(name, args, cwd):
+    return subprocess.run([sys.executable, os.path.join(ROOT, name), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pictures")
+    r = script("multiplication_problem.py", [*TINY, "--save-dir", "run"], d)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_static_pictures(tiny_run):
+    r = script("visualize_multiplication_problem.py", [*TINY, "--out-dir", "viz"], tiny_run)
+    assert r.returncode == 0, r.stderr
+    assert "holds" not in r.stdout                    # the saved run was used, not retrained
+    for name in PNGS:
+        path = tiny_run / "viz" / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        img = imageio.imread(path)
+        assert img.shape[0] >= 400 and img.shape[1] >= 400 and img.std() > 10, name
+
+
+def test_gif_has_n_frames_of_equal_size(tiny_run):
+    r = script("make_multiplication_problem_gif.py", [*TINY, "--n-frames", "7", "--out", "a.gif"], tiny_run)
+    assert r.returncode == 0, r.stderr
+    frames = imageio.mimread(tiny_run / "a.gif")
+    assert len(frames) == 7 and len({f.shape for f in frames}) == 1
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_gif_refuses_more_frames_than_snapshots(tiny_run):
+    r = script("make_multiplication_problem_gif.py", [*TINY, "--n-frames", "500", "--out", "b.gif"], tiny_run)
+    assert r.returncode == 2 and "--n-frames" in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny_run / "b.gif").exists()
+
+
+def test_missing_run_is_trained_first(tmp_path):
+    r = script("visualize_multiplication_problem.py", [*TINY, "--run-dir", "fresh", "--out-dir", "v"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fresh" / "history.json").exists() and (tmp_path / "v" / PNGS[0]).exists()
+
+
+@pytest.mark.parametrize("damage", ["weights", "history", "version"])
+@pytest.mark.parametrize("name", ["visualize_multiplication_problem.py", "make_multiplication_problem_gif.py"])
+def test_corrupt_run_is_exit_2_one_line(tiny_run, tmp_path, damage, name):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run / "run", run)
+    if damage == "weights":
+        data = (run / "weights.npz").read_bytes()
+        (run / "weights.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "history":
+        (run / "history.json").write_text('{"version": 1, "config": ')
+    else:
+        (run / "history.json").write_text((run / "history.json").read_text().replace('"version": 1', '"version": 99'))
+    before = {p: p.read_bytes() for p in run.iterdir()}
+    r = script(name, [*TINY, "--out", "x.gif"] if "gif" in name else [*TINY, "--out-dir", "viz"], tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "run" in r.stderr and ("version" in r.stderr or "readable" in r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in run.iterdir()} == before
+    assert not (tmp_path / "viz").exists() and not (tmp_path / "x.gif").exists()
