@@ -129,3 +129,13 @@ def test_stack_trials_pads_and_reads_at_each_length():
     assert X.shape == (max(b[1].max() for b in batches), 3, 2, 2)
     last = mp.last_step(X, L)
     assert np.all(last[..., 1] == -1)
+
+
+@pytest.mark.parametrize("task", mp.TASKS)
+@pytest.mark.parametrize("dist", mp.DISTS)
+def test_chance_mse_is_the_target_variance(task, dist):
+    cfg = mp.paper_config(task, 40) if dist == "paper" else mp.Config(task=task)
+    _, _, y = mp.make_sequences(np.random.default_rng(3), 200_000, cfg)
+    assert y.var() == pytest.approx(mp.chance_mse(cfg), rel=0.01)
+    if dist == "reference":
+        assert mp.chance_mse(cfg) == pytest.approx(1 / 24 if task == "adding" else 1 / 9 - 1 / 16)
