@@ -56,7 +56,7 @@ class Config:
     blocks: int = 2                  # lstm97: memory blocks
     cells_per_block: int = 2         # lstm97: cells sharing one input and one output gate
     forget_gate: bool = True         # lstm: False fixes f = 1 (constant error carousel)
-    forget_bias: float = 1.0         # lstm: initial forget-gate bias
+    forget_bias: float = 2.0         # lstm: initial forget-gate bias (reference: 1.0; see README)
     init_scale: float = 0.0          # uniform init half-width; 0 means 1/sqrt(hidden) (lstm), 0.1 (lstm97)
     gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
     gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
@@ -858,7 +858,7 @@ def load_run(run_dir):
 
 def summarise(cfg, results):
     seqs = [r["sequences_seen"] for r in results if r["reached_target"]]
-    s = {"trials": len(results), "reached_target": sum(r["reached_target"] for r in results)}
+    s = {"n_trials": len(results), "reached_target": sum(r["reached_target"] for r in results)}
     s["success_rate"] = s["reached_target"] / len(results)
     if seqs:
         s.update(mean_sequences=float(np.mean(seqs)), median_sequences=float(np.median(seqs)),
@@ -899,7 +899,7 @@ def print_table(cfg, sweep, log=print):
             log(f"{t['seed']:>5} " + " ".join(cells))
         for k in keys:
             s = sweep["stop_" + k]
-            log(f"stop {k}: {s['trials']}/{sweep['trials']} trials, sequences mean {s['mean_sequences']:,.0f} "
+            log(f"stop {k}: {s['trials']}/{sweep['n_trials']} trials, sequences mean {s['mean_sequences']:,.0f} "
                 f"(min {s['min_sequences']:,d}, max {s['max_sequences']:,d}), test wrong mean {s['mean_test_wrong']:.1f} "
                 f"(max {s['max_test_wrong']}), test MSE mean {s['mean_test_mse']:.4f} (max {s['max_test_mse']:.4f})")
     else:
@@ -907,7 +907,7 @@ def print_table(cfg, sweep, log=print):
         for t in sweep["trials"]:
             log(f"{t['seed']:>5} {str(t['reached_target']):>8} {t['sequences_seen']:>12,d} {t['final_test_mse']:>15.4f}")
         extra = f", median sequences {sweep['median_sequences']:,.0f}" if "median_sequences" in sweep else ""
-        log(f"reached target: {sweep['reached_target']}/{sweep['trials']}{extra}")
+        log(f"reached target: {sweep['reached_target']}/{sweep['n_trials']}{extra}")
     log(f"wall time {sweep['elapsed_sec']:.1f} s")
 
 
@@ -979,6 +979,7 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
     if save_dir:
         a("--save-dir", default="run", help="where the run is written")
+        a("--viz-dir", default="viz", help="where --seeds draws sweep.png")
     a("--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -1070,6 +1071,8 @@ def main(argv=None):
             raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
         check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else
                        ["weights.npz", "history.json", "snapshots.npz"])
+        if seeds:
+            check_save_dir(args.viz_dir, ["sweep.png"])
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2
@@ -1078,7 +1081,7 @@ def main(argv=None):
     if seeds is None:
         run_single(cfg, args.save_dir, log)
     else:
-        run_sweep(cfg, seeds, args.workers, args.save_dir, log)
+        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir)
     if INTERRUPTS:
         print(f"interrupted by signal {INTERRUPTS[0]}: what was trained so far is saved in {args.save_dir}/",
               file=sys.stderr)
@@ -1129,12 +1132,15 @@ def run_single(cfg, save_dir, log):
     return 0
 
 
-def run_sweep(cfg, seeds, workers, save_dir, log):
+def run_sweep(cfg, seeds, workers, save_dir, log, viz_dir="viz"):
     log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers")
     out = train_parallel(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, log)
     sweep = save_sweep(save_dir, cfg, out, seeds)
     print_table(cfg, sweep, log)
-    log(f"saved to {save_dir}/sweep.json")
+    import visualize_multiplication_problem as viz   # matplotlib only when a sweep is drawn
+    os.makedirs(viz_dir, exist_ok=True)
+    viz.sweep_plot(sweep, os.path.join(viz_dir, "sweep.png"))
+    log(f"saved to {save_dir}/sweep.json and {viz_dir}/sweep.png")
     return 0
 
 

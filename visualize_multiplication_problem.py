@@ -162,6 +162,32 @@ def pred_vs_target(cfg, params, test, path, n=256):
     plt.close(fig)
 
 
+def sweep_plot(sweep, path):
+    """Test MSE against sequences seen, one line per seed; stalled seeds in vermillion."""
+    cfg = mp.config_from_dict(sweep["config"])
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for t in sweep["trials"]:
+        c = np.asarray(t["test_curve"])
+        ok = t["reached_target"]
+        ax.plot(c[:, 1], c[:, 2], color=BLUE if ok else VERMILLION, alpha=0.55 if ok else 0.9,
+                lw=1.0 if ok else 1.6, marker=None if ok else "x", ms=4)
+    ax.plot([], [], color=BLUE, label=f"reached target ({sweep['reached_target']} seeds)")
+    ax.plot([], [], color=VERMILLION, marker="x",
+            label=f"did not ({sweep['n_trials'] - sweep['reached_target']} seeds)")
+    ax.axhline(sweep["chance_mse"], color=BLACK, ls="--", lw=1, label=f"chance {sweep['chance_mse']:.4f}")
+    if cfg.stop == "test_mse":
+        ax.axhline(cfg.target_test_mse, color=ORANGE, ls=":", lw=1.5, label=f"target {cfg.target_test_mse}")
+    ax.set_yscale("log")
+    ax.set_xlabel("training sequences seen")
+    ax.set_ylabel("held-out test MSE")
+    ax.set_title(f"{cfg.task}: {sweep['reached_target']}/{sweep['n_trials']} seeds reach the target")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None):
     try:
         args, cfg = parse(argv, __doc__.splitlines()[0], lambda p: p.add_argument(

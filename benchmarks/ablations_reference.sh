@@ -12,6 +12,9 @@ declare -A RUNS=(
   [init_0.1]="--forget-bias 1 --init-scale 0.1"
   [hidden_16]="--forget-bias 1 --hidden 16 --init-scale 0.3536"
   [lr_0.01]="--forget-bias 1 --lr 0.01 --init-scale 0.3536"
+  [fb3_hidden_16]="--forget-bias 3 --hidden 16 --init-scale 0.3536"
+  [fb3_lr_0.01]="--forget-bias 3 --lr 0.01 --init-scale 0.3536"
+  [fb3_init_0.1]="--forget-bias 3 --init-scale 0.1"
   [defaults]=""
 )
 names=("$@")
@@ -19,5 +22,5 @@ names=("$@")
 for n in "${names[@]}"; do
   echo "== $n: python multiplication_problem.py $S ${RUNS[$n]} --save-dir results/ablations/$n"
   python multiplication_problem.py $S ${RUNS[$n]} --save-dir "results/ablations/$n" --workers 1
-  python -c "import json; s=json.load(open('results/ablations/$n/sweep.json')); print('$n', s['reached_target'], '/', s['trials'], 'median', s.get('median_sequences'), 'wall', round(s['elapsed_sec']))"
+  python -c "import json; s=json.load(open('results/ablations/$n/sweep.json')); print('$n', s['reached_target'], '/', s.get('n_trials', len(s['trials'])), 'median', s.get('median_sequences'), 'wall', round(s['elapsed_sec']))"
 done
