@@ -751,11 +751,18 @@ def _train_group(cfg, seeds, i):
 # ----------------------------------------------------------------------------
 # saving
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
 def environment():
     return {"python": platform.python_version(), "numpy": np.__version__,
             "machine": platform.machine(), "system": platform.system(),
-            "processor": platform.processor() or "unknown", "cpu_count": os.cpu_count(),
-            "argv": sys.argv}
+            "processor": cpu_name(), "cpu_count": os.cpu_count(), "argv": sys.argv}
 
 
 _UMASK = os.umask(0o022)
@@ -944,12 +951,12 @@ def parse_seeds(text, flag="--seeds"):
 
 def build_parser(description="Train LSTMs on the multiplication (or adding) problem.", save_dir=True):
     d = Config()
-    p = Parser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(description=description)
     a = p.add_argument
-    a("--task", choices=TASKS, default=d.task, help="which problem")
-    a("--seed", type=int, default=d.seed, help="seed of a single run (weights, data)")
+    a("--task", choices=TASKS, default=d.task, help="which problem (default %(default)s)")
+    a("--seed", type=int, default=d.seed, help="seed of a single run (weights, data; default %(default)s)")
     a("--seeds", default=None, help="train several seeds in lockstep, e.g. 0-29 or 0,3,7; writes sweep.json")
-    a("--workers", type=int, default=os.cpu_count() or 1, help="processes for --seeds (results do not depend on it)")
+    a("--workers", type=int, default=os.cpu_count() or 1, help="processes for --seeds; results do not depend on it (default: cores, %(default)s)")
     a("--paper", action="store_true", help="the paper's protocol for --task: 1997 LSTM, on-line SGD, paper generator and stopping")
     a("--T", type=int, default=None, help="minimal sequence length for --paper (lengths in [T, T+T/10]); default 100")
     a("--n-seq", default=None, help="--paper multiplication: stop when fewer than n of the last 2000 are wrong; several as 140,13")
@@ -967,19 +974,19 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--no-forget-gate", action="store_true", help="lstm: fix the forget gate at 1")
     a("--forget-bias", type=float, default=None, help=f"lstm: initial forget-gate bias (default {d.forget_bias})")
     a("--init-scale", type=float, default=None, help="uniform init half-width (default 1/sqrt(hidden); 0.1 for lstm97)")
-    a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient")
+    a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient (default full; truncated with --paper)")
     a("--optimizer", choices=("adam", "sgd"), default=None, help="adam (default) or plain sgd (default with --paper)")
     a("--lr", type=float, default=None, help=f"learning rate (default {d.lr}; paper: 0.5 adding, 0.1 multiplication)")
     a("--clip", type=float, default=None, help=f"global gradient-norm clip per trial, 0 = off (default {d.clip})")
     a("--batch-size", type=int, default=None, help=f"sequences per update (default {d.batch_size}; 1 with --paper)")
     a("--target-test-mse", type=float, default=None, help=f"stop once held-out MSE is below this (default {d.target_test_mse})")
-    a("--stop", choices=("test_mse", "paper"), default=None, help="stopping rule (default test_mse; paper with --paper)")
+    a("--stop", choices=("test_mse", "paper"), default=None, help="stopping rule: test_mse, or paper (the training-window rule; default with --paper)")
     a("--eval-every", type=int, default=None, help=f"iterations between test evaluations (default {d.eval_every})")
     a("--snapshot-every", type=int, default=None, help=f"iterations between weight snapshots, 0 = none (default {d.snapshot_every})")
     a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
     if save_dir:
-        a("--save-dir", default="run", help="where the run is written")
-        a("--viz-dir", default="viz", help="where --seeds draws sweep.png")
+        a("--save-dir", default="run", help="where the run is written (default %(default)s)")
+        a("--viz-dir", default="viz", help="where --seeds draws sweep.png (default %(default)s)")
     a("--quiet", action="store_true", help="no progress lines")
     return p
 
