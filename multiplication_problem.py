@@ -71,6 +71,7 @@ class Config:
     eval_every: int = 500            # iterations between test-set evaluations
     loss_every: int = 1              # iterations averaged into one recorded training loss
     snapshot_every: int = 20         # iterations between weight snapshots (single runs)
+    checkpoint_every: int = 0        # iterations between checkpoints (0 = only on an interrupt)
     dtype: str = "float64"           # float64 or float32 for training
     seed: int = 0                    # seed of a single run
     quiet: bool = False              # no progress lines
@@ -87,7 +88,7 @@ def paper_config(task, T=100, **overrides):
                  gradient="truncated", optimizer="sgd", lr=0.5 if task == "adding" else 0.1,
                  clip=0.0, batch_size=1, init_scale=0.1, gate_biases=task == "adding",
                  stop="paper", max_iters=5_000_000, eval_every=20_000, loss_every=1000,
-                 snapshot_every=0)
+                 snapshot_every=0, checkpoint_every=50_000)
     return dataclasses.replace(cfg, **overrides)
 
 
@@ -586,106 +587,223 @@ def chance_mse(cfg):
     return second - mean ** 2
 
 
-def train(cfg, seeds, log=print):
+@dataclass
+class TrainState:
+    """Everything a lockstep run needs to go on exactly where it left off."""
+    seeds: list
+    params: dict                  # (K, ...) per weight array
+    opt: dict                     # Adam's m, v, t; None for SGD
+    streams: list                 # one Stream per trial
+    active: np.ndarray            # (K,) still training
+    stopped_at: np.ndarray        # (K,) iteration of the stop (or of the last good step)
+    reached: np.ndarray           # (K,) stopped by its target or the paper rule
+    faults: list                  # per trial: None, or why it was stopped
+    losses: list                  # (K,) mean training MSE per loss_every iterations
+    loss_acc: np.ndarray          # (K,) sum since the last recorded loss
+    curve: list                   # (iteration, test MSE (K,), wrong (K,))
+    recent: np.ndarray            # (K, WINDOW) |error| of the latest training sequences
+    n_wrong: np.ndarray           # (K,) of those, how many above 0.04
+    stops: list                   # per trial: the paper stopping points reached
+    snapshots: list               # (iteration, params) for the GIF; single runs only
+    it: int = 0
+    elapsed: float = 0.0
+
+
+def new_state(cfg, seeds):
+    K = len(seeds)
+    params = init_params(cfg, seeds)
+    return TrainState(
+        seeds=list(seeds), params=params, opt=adam_init(params) if cfg.optimizer == "adam" else None,
+        streams=[Stream(cfg, rng_for(s, 1)) for s in seeds], active=np.ones(K, bool),
+        stopped_at=np.zeros(K, np.int64), reached=np.zeros(K, bool), faults=[None] * K,
+        losses=[], loss_acc=np.zeros(K), curve=[], recent=np.full((K, WINDOW), np.inf),
+        n_wrong=np.full(K, WINDOW), stops=[{} for _ in range(K)],
+        snapshots=[(0, {k: v.copy() for k, v in params.items()})] if K == 1 and cfg.snapshot_every else [])
+
+
+def all_finite(arrays, n):
+    """(n,) True where every array is finite for that trial."""
+    return np.logical_and.reduce([np.isfinite(a.reshape(n, -1)).all(1) for a in arrays])
+
+
+def train(cfg, seeds, log=print, state=None, checkpoint=None):
     """Train one network per seed in lockstep on the trial axis.
 
     Every trial has its own weights, data stream, optimiser state and stopping
-    point; a stopped trial is frozen while the others go on. Returns a dict of
-    final params (K on the leading axis) and one result dict per seed.
+    point; a stopped trial drops out while the others go on. `state` resumes
+    a run; `checkpoint(state)` is called every cfg.checkpoint_every iterations
+    and on an interrupt. Returns the final params (K first) and one result
+    dict per seed.
     """
+    st = state if state is not None else new_state(cfg, seeds)
     K, B, dtype = len(seeds), cfg.batch_size, np.dtype(cfg.dtype)
-    params = init_params(cfg, seeds)
-    streams = [Stream(cfg, rng_for(s, 1)) for s in seeds]
     test = make_test_set(cfg)
-    opt = adam_init(params) if cfg.optimizer == "adam" else None
-    active = np.ones(K, bool)
-    stopped_at = np.zeros(K, np.int64)             # iteration at which each trial stopped
-    reached = np.zeros(K, bool)
-    losses, loss_acc = [], np.zeros(K)             # recorded mean training MSE per loss_every
-    curve = []                                     # (iteration, test MSE (K,), wrong (K,))
-    recent = np.full((K, WINDOW), np.inf)          # |error| of the last WINDOW training sequences
-    n_wrong = np.full(K, WINDOW)                   # of those, how many above 0.04
     n_seq = sorted(cfg.n_seq, reverse=True)
-    stops = [{} for _ in range(K)]                 # paper stopping points per trial
-    snapshots = [(0, {k: v.copy() for k, v in params.items()})] if K == 1 and cfg.snapshot_every else []
 
     def record_test(it, idx):
-        """Test the trials idx; the frozen ones keep their last result."""
-        mse, wrong = (curve[-1][1].copy(), curve[-1][2].copy()) if curve else (np.zeros(K), np.zeros(K, int))
-        mse[idx], wrong[idx] = evaluate(cfg, take_trials(params, idx), test)
-        curve.append((it, mse, wrong))
+        """Test the trials idx; the stopped ones keep their last result."""
+        mse, wrong = (st.curve[-1][1].copy(), st.curve[-1][2].copy()) if st.curve else (np.zeros(K), np.zeros(K, int))
+        mse[idx], wrong[idx] = evaluate(cfg, take_trials(st.params, idx), test)
+        st.curve.append((it, mse, wrong))
         return mse
 
     def freeze(k, it, success):
-        active[k], stopped_at[k], reached[k] = False, it, success
+        st.active[k], st.stopped_at[k], st.reached[k] = False, it, success
         if K > 1 and not cfg.quiet:
             log(f"trial seed {seeds[k]} stopped at iteration {it:,d} ({it * B:,d} sequences)"
-                + (f", test MSE {curve[-1][1][k]:.5f}" if cfg.stop == "test_mse" else
+                + (f", test MSE {st.curve[-1][1][k]:.5f}" if cfg.stop == "test_mse" else
                    ", " + ", ".join(f"stop {n}: {s['sequences']:,d} seq, MSE {s['test_mse']:.4f}, "
-                                    f"{s['test_wrong']} wrong" for n, s in stops[k].items())))
+                                    f"{s['test_wrong']} wrong" for n, s in st.stops[k].items())))
 
-    start, last_print, it = time.perf_counter(), 0.0, 0
-    record_test(0, slice(None))
-    for it in range(1, cfg.max_iters + 1):
+    def fault(k, it, what):
+        st.active[k], st.stopped_at[k] = False, it - 1
+        st.faults[k] = f"non-finite {what} at iteration {it}; trial stopped with the weights of iteration {it - 1}"
+        log(f"seed {seeds[k]}: {st.faults[k]}")
+
+    start, last_print, it = time.perf_counter() - st.elapsed, 0.0, st.it
+    if not st.curve:
+        record_test(0, slice(None))
+    for it in range(st.it + 1, cfg.max_iters + 1):
         # only the running trials are computed; the stopped ones drop out of the arrays
-        idx = slice(None) if active.all() else np.flatnonzero(active)
-        P = take_trials(params, idx)
-        X, L, y_true = stack_trials([streams[k].next() for k in np.arange(K)[idx]], dtype)
+        ids = np.flatnonzero(st.active)
+        idx = slice(None) if len(ids) == K else ids
+        P = take_trials(st.params, idx)
+        X, L, y_true = stack_trials([st.streams[k].next() for k in ids], dtype)
         y, cache = forward(cfg, P, X, L)
         err = np.zeros((K, B))                     # (K, B) training errors, zero for stopped trials
-        err[idx] = y - y_true
-        grads = clip_grads(backward(cfg, P, cache, loss_grad(cfg, err[idx]).astype(dtype)), cfg.clip)
+        err[ids] = y - y_true
+        grads = clip_grads(backward(cfg, P, cache, loss_grad(cfg, err[ids]).astype(dtype)), cfg.clip)
+        ok = all_finite([err[ids], *grads.values()], len(ids))
+        if not ok.all():
+            for k in ids[~ok]:
+                fault(k, it, "loss" if not np.isfinite(err[k]).all() else "gradient")
+            ids, idx = ids[ok], ids[ok]
+            grads = {k: g[ok] for k, g in grads.items()}
+            err[~st.active] = 0.0
         if cfg.optimizer == "adam":
-            adam_step(params, grads, opt, cfg.lr, idx)
+            adam_step(st.params, grads, st.opt, cfg.lr, idx)
         else:
-            sgd_step(params, grads, cfg.lr, idx)
-        loss_acc += (err ** 2).mean(1)
+            sgd_step(st.params, grads, cfg.lr, idx)
+        st.loss_acc += (err ** 2).mean(1)
         if it % cfg.loss_every == 0:
-            losses.append(loss_acc / cfg.loss_every)
-            loss_acc = np.zeros(K)
+            st.losses.append(st.loss_acc / cfg.loss_every)
+            st.loss_acc = np.zeros(K)
 
         if cfg.stop == "paper":
             slot = ((it - 1) * B + np.arange(B)) % WINDOW
-            old, new = recent[:, slot], np.where(active[:, None], np.abs(err), recent[:, slot])
-            n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
-            recent[:, slot] = new
-            for k in np.flatnonzero(active):
-                _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze)
-        if it % cfg.eval_every == 0 and active.any():
-            mse = record_test(it, np.flatnonzero(active))
+            old = st.recent[:, slot]
+            new = np.where(st.active[:, None], np.abs(err), old)
+            st.n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
+            st.recent[:, slot] = new
+            for k in np.flatnonzero(st.active):
+                _paper_stop_check(cfg, k, it, st.params, test, st.recent, st.n_wrong, n_seq, st.stops, freeze)
+        if it % cfg.eval_every == 0 and st.active.any():
+            mse = record_test(it, np.flatnonzero(st.active))
             if cfg.stop == "test_mse":
-                for k in np.flatnonzero(active & (mse < cfg.target_test_mse)):
+                for k in np.flatnonzero(st.active & (mse < cfg.target_test_mse)):
                     freeze(k, it, True)
-        if snapshots and it % cfg.snapshot_every == 0 and active[0]:
-            snapshots.append((it, {k: v.copy() for k, v in params.items()}))
+        if st.snapshots and it % cfg.snapshot_every == 0 and st.active[0]:
+            st.snapshots.append((it, {k: v.copy() for k, v in st.params.items()}))
+        st.it = it
         now = time.perf_counter() - start
-        done = not active.any()
+        done = not st.active.any()
         if not cfg.quiet and (now - last_print > 2.0 or done or it == cfg.max_iters):
             last_print = now
-            _progress(log, cfg, it, X.shape[0], losses, loss_acc, curve, active, now)
+            _progress(log, cfg, it, X.shape[0], st.losses, st.loss_acc, st.curve, st.active, now)
+        if checkpoint and (INTERRUPTS or cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
+            st.elapsed = now
+            checkpoint(st)
         if done or INTERRUPTS:
             break
+    return finish(cfg, st, time.perf_counter() - start, record_test)
 
-    if curve[-1][0] != it and active.any():
-        record_test(it, np.flatnonzero(active))
-    stopped_at[active] = it
+
+def finish(cfg, st, elapsed, record_test):
+    """Results of the run as it stands: the still-running trials end at st.it."""
+    K, B, it = len(st.seeds), cfg.batch_size, st.it
+    if st.curve[-1][0] != it and st.active.any():
+        record_test(it, np.flatnonzero(st.active))
+    stopped_at = np.where(st.active, it, st.stopped_at)
+    snapshots = list(st.snapshots)
     if snapshots and snapshots[-1][0] != stopped_at[0]:
-        snapshots.append((int(stopped_at[0]), {k: v.copy() for k, v in params.items()}))
-    elapsed = time.perf_counter() - start
+        snapshots.append((int(stopped_at[0]), {k: v.copy() for k, v in st.params.items()}))
     results = []
-    for k, seed in enumerate(seeds):
+    for k, seed in enumerate(st.seeds):
         # a trial's final test is the last evaluation at or before its stop
-        at = [c for c in curve if c[0] <= stopped_at[k]]
+        at = [c for c in st.curve if c[0] <= stopped_at[k]]
         results.append({
-            "seed": int(seed), "reached_target": bool(reached[k]),
+            "seed": int(seed), "reached_target": bool(st.reached[k]),
             "iterations": int(stopped_at[k]), "sequences_seen": int(stopped_at[k] * B),
             "final_test_mse": float(at[-1][1][k]), "final_test_wrong": int(at[-1][2][k]),
             "test_curve": [[int(c[0]), int(c[0] * B), float(c[1][k]), int(c[2][k])] for c in at],
-            "train_losses": [float(l[k]) for l in losses[: stopped_at[k] // cfg.loss_every]],
-            "stops": stops[k],
+            "train_losses": [float(l[k]) for l in st.losses[: stopped_at[k] // cfg.loss_every]],
+            "stops": st.stops[k], "fault": st.faults[k],
         })
-    return {"params": params, "results": results, "elapsed_sec": elapsed, "iterations": it,
+    return {"params": st.params, "results": results, "elapsed_sec": elapsed, "iterations": it,
             "snapshots": snapshots, "interrupted": bool(INTERRUPTS)}
+
+
+# ----------------------------------------------------------------------------
+# checkpoints: arrays in one .npz, everything else as JSON inside it
+
+def save_checkpoint(path, cfg, st):
+    K = len(st.seeds)
+    a = {"p." + k: v for k, v in st.params.items()}
+    if st.opt is not None:
+        a.update({"m." + k: v for k, v in st.opt["m"].items()})
+        a.update({"v." + k: v for k, v in st.opt["v"].items()})
+        a["opt_t"] = st.opt["t"]
+    a.update(active=st.active, stopped_at=st.stopped_at, reached=st.reached, loss_acc=st.loss_acc,
+             recent=st.recent, n_wrong=st.n_wrong, losses=np.array(st.losses).reshape(-1, K),
+             curve_it=np.array([c[0] for c in st.curve]), curve_mse=np.array([c[1] for c in st.curve]),
+             curve_wrong=np.array([c[2] for c in st.curve]),
+             snap_it=np.array([s[0] for s in st.snapshots], np.int64))
+    for k in st.params:
+        if st.snapshots:
+            a["s." + k] = np.stack([s[1][k] for s in st.snapshots])
+    meta = {"version": HISTORY_VERSION, "config": config_dict(cfg), "seeds": st.seeds, "it": st.it,
+            "elapsed": st.elapsed, "stops": st.stops, "faults": st.faults,
+            "streams": [{"rng": s.rng.bit_generator.state, "chunk_state": s.state, "pos": s.pos}
+                        for s in st.streams]}
+    a["meta"] = np.array(json.dumps(meta))
+    save_npz(path, a)
+
+
+def load_checkpoint(path):
+    """-> (cfg, TrainState). Raises RunError if the file is not a checkpoint of ours."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        meta = json.loads(str(a["meta"]))
+        if meta.get("version") != HISTORY_VERSION:
+            raise RunError(f"{path} is version {meta.get('version')!r}, this code reads {HISTORY_VERSION}")
+        cfg = config_from_dict(meta["config"])
+        keys = [k[2:] for k in a if k.startswith("p.")]
+        streams = []
+        for d in meta["streams"]:
+            s = Stream(cfg, np.random.default_rng())
+            if d["chunk_state"] is not None:      # regenerate the chunk being handed out
+                s.rng.bit_generator.state = d["chunk_state"]
+                s.buf, s.state = make_sequences(s.rng, s.chunk, cfg), d["chunk_state"]
+                s.pos = d["pos"]
+            s.rng.bit_generator.state = d["rng"]
+            streams.append(s)
+        opt = None
+        if cfg.optimizer == "adam":
+            opt = {"m": {k: a["m." + k] for k in keys}, "v": {k: a["v." + k] for k in keys}, "t": a["opt_t"]}
+        st = TrainState(
+            seeds=meta["seeds"], params={k: a["p." + k] for k in keys}, opt=opt, streams=streams,
+            active=a["active"], stopped_at=a["stopped_at"], reached=a["reached"], faults=meta["faults"],
+            losses=list(a["losses"]), loss_acc=a["loss_acc"],
+            curve=[(int(i), m, w) for i, m, w in zip(a["curve_it"], a["curve_mse"], a["curve_wrong"])],
+            recent=a["recent"], n_wrong=a["n_wrong"], stops=meta["stops"],
+            snapshots=[(int(i), {k: a["s." + k][j] for k in keys}) for j, i in enumerate(a["snap_it"])],
+            it=meta["it"], elapsed=meta["elapsed"])
+    except RunError:
+        raise
+    except Exception as e:
+        raise RunError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})".splitlines()[0])
+    return cfg, st
 
 
 def _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze):
@@ -727,16 +845,28 @@ def _fmt_secs(s):
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def train_parallel(cfg, seeds, workers, log=print):
-    """Split the seeds into `workers` lockstep groups, one process each.
-    Per-seed results do not depend on the grouping (see tests)."""
+def seed_groups(seeds, workers):
+    """The lockstep groups: `workers` contiguous slices of the seed list."""
     workers = max(1, min(workers, len(seeds)))
-    if workers == 1:
-        return train(cfg, seeds, log)
-    import multiprocessing as mp_
-    groups = [list(g) for g in np.array_split(np.array(seeds), workers)]
-    with mp_.get_context("fork").Pool(workers) as pool:
-        parts = pool.starmap(_train_group, [(cfg, g, i) for i, g in enumerate(groups)])
+    return [[int(x) for x in g] for g in np.array_split(np.array(seeds), workers)]
+
+
+def checkpoint_path(save_dir, group, n_groups):
+    return os.path.join(save_dir, "checkpoint.npz" if n_groups == 1 else
+                        f"checkpoint-seeds-{group[0]}-{group[-1]}.npz")
+
+
+def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
+    """Split the seeds into `workers` lockstep groups, one process each, each
+    checkpointing into save_dir. Per-seed results do not depend on the grouping."""
+    groups = seed_groups(seeds, workers)
+    states = states or [None] * len(groups)
+    jobs = [(cfg, g, i, states[i], checkpoint_path(save_dir, g, len(groups))) for i, g in enumerate(groups)]
+    if len(groups) == 1:
+        return _train_group(*jobs[0], log=log)
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(len(groups)) as pool:
+        parts = pool.starmap(_train_group, jobs)
     params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
@@ -744,8 +874,37 @@ def train_parallel(cfg, seeds, workers, log=print):
             "interrupted": any(p["interrupted"] for p in parts)}
 
 
-def _train_group(cfg, seeds, i):
-    return train(cfg, seeds, log=lambda s: print(f"[group {i}] {s}", flush=True))
+def _train_group(cfg, seeds, i, state, ckpt, log=None):
+    if log is None:
+        log = lambda s: print(f"[group {i}] {s}", flush=True)
+    out = train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
+    if not out["interrupted"] and os.path.exists(ckpt):
+        os.unlink(ckpt)                               # finished: nothing to resume
+    return out
+
+
+def load_checkpoints(cfg, seeds, workers, save_dir):
+    """The states to resume a run of `seeds` from (UsageError if there are none
+    or they were made with other settings)."""
+    groups = seed_groups(seeds, workers)
+    states = []
+    for g in groups:
+        path = checkpoint_path(save_dir, g, len(groups))
+        if not os.path.isfile(path):
+            found = sorted(f for f in os.listdir(save_dir) if f.startswith("checkpoint")) if os.path.isdir(save_dir) else []
+            raise UsageError(f"--resume: no checkpoint {path}" + (
+                f" (found {', '.join(found)}: resume with the seeds and --workers of that run)" if found else ""))
+        try:
+            saved, st = load_checkpoint(path)
+        except RunError as e:
+            raise UsageError(f"--resume: {e}")
+        if not same_settings(saved, cfg) or st.seeds != g:
+            diff = [f.name for f in dataclasses.fields(Config)
+                    if f.name not in ("quiet", "checkpoint_every") and getattr(saved, f.name) != getattr(cfg, f.name)]
+            raise UsageError(f"--resume: {path} was made with other settings (differs in: "
+                             f"{', '.join(FLAG_OF.get(d, '--' + d.replace('_', '-')) for d in diff) or 'seeds'})")
+        states.append(st)
+    return states
 
 
 # ----------------------------------------------------------------------------
@@ -982,6 +1141,9 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--target-test-mse", type=float, default=None, help=f"stop once held-out MSE is below this (default {d.target_test_mse})")
     a("--stop", choices=("test_mse", "paper"), default=None, help="stopping rule: test_mse, or paper (the training-window rule; default with --paper)")
     a("--eval-every", type=int, default=None, help=f"iterations between test evaluations (default {d.eval_every})")
+    a("--checkpoint-every", type=int, default=None,
+      help="iterations between checkpoints in the save dir (default 0 = only on Ctrl-C/SIGTERM; 50000 with --paper)")
+    a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise)")
     a("--snapshot-every", type=int, default=None, help=f"iterations between weight snapshots, 0 = none (default {d.snapshot_every})")
     a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
     if save_dir:
@@ -996,7 +1158,8 @@ FLAG_OF = {"T_min": "--T-min", "T_max": "--T-max", "eval_T": "--eval-T", "n_test
            "cells_per_block": "--cells-per-block", "forget_bias": "--forget-bias",
            "init_scale": "--init-scale", "lr": "--lr", "clip": "--clip", "batch_size": "--batch-size",
            "max_iters": "--max-iters", "target_test_mse": "--target-test-mse",
-           "eval_every": "--eval-every", "snapshot_every": "--snapshot-every", "seed": "--seed"}
+           "eval_every": "--eval-every", "snapshot_every": "--snapshot-every", "seed": "--seed",
+           "checkpoint_every": "--checkpoint-every"}
 
 MIN_T = 12        # the first marker may sit at step 9 and the last step is a sentinel
 
@@ -1015,7 +1178,8 @@ def config_from_args(args):
     over = {name: getattr(args, name) for name in
             ("dist", "max_iters", "T_min", "T_max", "eval_T", "n_test", "test_seed", "cell", "hidden",
              "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "optimizer", "lr",
-             "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype")
+             "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype",
+             "checkpoint_every")
             if getattr(args, name) is not None}
     if args.no_forget_gate:
         over["forget_gate"] = False
@@ -1038,7 +1202,8 @@ def validate(cfg):
     ints = {"T_min": (MIN_T, 100_000), "eval_T": (MIN_T, 100_000), "n_test": (1, 1_000_000),
             "test_seed": (0, 2 ** 32 - 1), "hidden": (1, 4096), "blocks": (1, 1024),
             "cells_per_block": (1, 1024), "batch_size": (1, 65_536), "max_iters": (1, 10 ** 9),
-            "eval_every": (1, 10 ** 9), "snapshot_every": (0, 10 ** 9), "seed": (0, 2 ** 32 - 1)}
+            "eval_every": (1, 10 ** 9), "snapshot_every": (0, 10 ** 9), "seed": (0, 2 ** 32 - 1),
+            "checkpoint_every": (0, 10 ** 9)}
     for name, (lo, hi) in ints.items():
         need(lo <= getattr(cfg, name) <= hi, name, f"an integer in [{lo}, {hi}]")
     need(cfg.T_min <= cfg.T_max <= 100_000, "T_max", f"in [T-min={cfg.T_min}, 100000]")
@@ -1080,25 +1245,30 @@ def main(argv=None):
                        ["weights.npz", "history.json", "snapshots.npz"])
         if seeds:
             check_save_dir(args.viz_dir, ["sweep.png"])
+            cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
+        states = None
+        if args.resume:
+            states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir)
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2
     log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
     catch_interrupts()
     if seeds is None:
-        run_single(cfg, args.save_dir, log)
+        run_single(cfg, args.save_dir, log, states)
     else:
-        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir)
+        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir, states)
     if INTERRUPTS:
-        print(f"interrupted by signal {INTERRUPTS[0]}: what was trained so far is saved in {args.save_dir}/",
-              file=sys.stderr)
+        print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
+              f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)
         return 128 + INTERRUPTS[0]
     return 0
 
 
 def same_settings(a, b):
-    """Two configs train the same run (printing does not count)."""
-    return dataclasses.replace(a, quiet=False) == dataclasses.replace(b, quiet=False)
+    """Two configs train the same run (printing and checkpointing do not count)."""
+    norm = lambda c: dataclasses.replace(c, quiet=False, checkpoint_every=0)
+    return norm(a) == norm(b)
 
 
 def load_or_train(cfg, run_dir, log=print):
@@ -1126,9 +1296,10 @@ def describe(cfg):
             f"{cfg.optimizer} lr {cfg.lr} batch {cfg.batch_size} | {stop} | budget {cfg.max_iters:,d} iterations")
 
 
-def run_single(cfg, save_dir, log):
-    log(describe(cfg) + f" | seed {cfg.seed}")
-    out = train(cfg, [cfg.seed], log)
+def run_single(cfg, save_dir, log, states=None):
+    log(describe(cfg) + f" | seed {cfg.seed}" + (" | resumed" if states else ""))
+    os.makedirs(save_dir, exist_ok=True)
+    out = train_parallel(cfg, [cfg.seed], 1, save_dir, log, states)
     save_single(save_dir, cfg, out)
     r = out["results"][0]
     log(f"final test MSE {r['final_test_mse']:.5f} ({r['final_test_wrong']} of {cfg.n_test} beyond 0.04) | "
@@ -1139,9 +1310,10 @@ def run_single(cfg, save_dir, log):
     return 0
 
 
-def run_sweep(cfg, seeds, workers, save_dir, log, viz_dir="viz"):
-    log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers")
-    out = train_parallel(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, log)
+def run_sweep(cfg, seeds, workers, save_dir, log, viz_dir="viz", states=None):
+    log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers" + (" | resumed" if states else ""))
+    os.makedirs(save_dir, exist_ok=True)
+    out = train_parallel(cfg, seeds, workers, save_dir, log, states)
     sweep = save_sweep(save_dir, cfg, out, seeds)
     print_table(cfg, sweep, log)
     import visualize_multiplication_problem as viz   # matplotlib only when a sweep is drawn
