@@ -43,10 +43,9 @@ def render(cfg, history, snapshots, n_frames, path, fps):
     vmax = max(np.abs(s["state"]).max() for s in states) or 1.0
 
     fig = plt.figure(figsize=(10, 6.4))
-    grid = fig.add_gridspec(2, 3, width_ratios=[2.2, 0.8, 0.05], height_ratios=[1, 1])
+    grid = fig.add_gridspec(2, 2, width_ratios=[2.2, 1])
     ax_seq, ax_bar = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
-    ax_heat, ax_cbar = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 2])
-    ax_loss = fig.add_subplot(grid[1, 1])
+    ax_heat, ax_loss = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     viz.plot_sequence(ax_seq, Xi, Li, "held-out test sequence")
     ax_seq.set_xlabel("time step")
     ax_seq.set_ylabel("value")
@@ -62,7 +61,7 @@ def render(cfg, history, snapshots, n_frames, path, fps):
     ax_heat.set_ylabel("cell")
     ax_heat.set_yticks(range(states[0]["state"].shape[1]))
     ax_heat.set_title("cell state c[t]")
-    fig.colorbar(heat, cax=ax_cbar)
+    fig.colorbar(heat, ax=ax_heat, pad=0.02).set_label("c", rotation=0)
     ax_loss.plot(loss_it, smooth, color=viz.BLUE, lw=1.5)
     ax_loss.axhline(history["chance_mse"], color=viz.BLACK, ls="--", lw=1, label="chance")
     ax_loss.set_yscale("log")
@@ -71,8 +70,8 @@ def render(cfg, history, snapshots, n_frames, path, fps):
     ax_loss.legend(fontsize=8, loc="lower left")
     ax_loss.tick_params(axis="x", labelsize=7)
     dot, = ax_loss.plot([], [], "o", color=viz.VERMILLION, ms=7)
-    title = fig.suptitle("")
-    fig.tight_layout()
+    title = fig.suptitle("", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
 
     images = []
     for j, s in zip(idx, states):

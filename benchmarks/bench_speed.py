@@ -61,6 +61,26 @@ def torch_loop(cfg, iters):
     return time.perf_counter() - t0
 
 
+def sweep_vs_separate(n, iters):
+    """N seeds: one lockstep command (both cores) against N separate single-seed
+    processes run one after another, all for `iters` iterations."""
+    import subprocess
+    main = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "multiplication_problem.py")
+    common = ["--max-iters", str(iters), "--target-test-mse", "1e-9", "--eval-every", str(iters),
+              "--snapshot-every", "0", "--quiet"]
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, main, "--seeds", f"0-{n - 1}", *common, "--save-dir", d, "--viz-dir", d], check=True)
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for s in range(n):
+            subprocess.run([sys.executable, main, "--seed", str(s), *common, "--save-dir", d], check=True)
+        separate = time.perf_counter() - t0
+    print(f"  {n} seeds x {iters} iterations: one command {one:.1f} s, {n} separate runs {separate:.1f} s "
+          f"-> {separate / one:.1f}x")
+
+
 def best(fn, repeats):
     return min(fn() for _ in range(repeats))
 
@@ -71,6 +91,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3, help="timings; the best is reported")
     p.add_argument("--torch", action="store_true", help="also time PyTorch nn.LSTM + Adam (one thread)")
     p.add_argument("--paper", action="store_true", help="also time the paper protocol (1997 cell, online, T=100)")
+    p.add_argument("--sweep", type=int, default=0, metavar="N",
+                   help="also time N seeds in one command against N separate runs (same iterations, no early stop)")
     a = p.parse_args()
     print(f"machine: {os.cpu_count()} cores, {mp.environment()['processor']}, numpy {np.__version__}")
     base = mp.Config()
@@ -89,6 +111,8 @@ def main():
         s = best(lambda: numpy_loop(cfg, list(range(K)), a.iters // 4), a.repeats)
         print(f"  numpy float64, {K} seeds in lockstep: {4e3 * s / a.iters:.3f} ms/iteration "
               f"({4e3 * s / a.iters / K:.3f} ms per seed-iteration)")
+    if a.sweep:
+        sweep_vs_separate(a.sweep, a.iters)
     if a.paper:
         for task in ("adding", "multiplication"):
             cfg = mp.paper_config(task)
