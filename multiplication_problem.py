@@ -37,6 +37,7 @@ CELLS = ("lstm", "lstm97")
 CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
 WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
 HISTORY_VERSION = 1
+SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 
 
 # ----------------------------------------------------------------------------
@@ -52,11 +53,11 @@ class Config:
     n_test: int = 2560               # size of the fixed held-out test set
     test_seed: int = 1234            # the test set's own seed, shared by all trials
     cell: str = "lstm"               # lstm (forget gate, BPTT) or lstm97 (1997 cell)
-    hidden: int = 8                  # lstm: cells
+    hidden: int = 16                 # lstm: cells (reference: 8; see README)
     blocks: int = 2                  # lstm97: memory blocks
     cells_per_block: int = 2         # lstm97: cells sharing one input and one output gate
     forget_gate: bool = True         # lstm: False fixes f = 1 (constant error carousel)
-    forget_bias: float = 2.0         # lstm: initial forget-gate bias (reference: 1.0; see README)
+    forget_bias: float = 3.0         # lstm: initial forget-gate bias (reference: 1.0; see README)
     init_scale: float = 0.0          # uniform init half-width; 0 means 1/sqrt(hidden) (lstm), 0.1 (lstm97)
     gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
     gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
@@ -70,7 +71,8 @@ class Config:
     n_seq: tuple = (140,)            # stop=paper, multiplication: stop when fewer than n wrong of 2000
     eval_every: int = 500            # iterations between test-set evaluations
     loss_every: int = 1              # iterations averaged into one recorded training loss
-    snapshot_every: int = 20         # iterations between weight snapshots (single runs)
+    snapshot_every: int = 1          # first interval between weight snapshots (single runs); it
+                                     # doubles whenever 2 * SNAPSHOTS are held, so any run keeps 100-200
     checkpoint_every: int = 0        # iterations between checkpoints (0 = only on an interrupt)
     dtype: str = "float64"           # float64 or float32 for training
     seed: int = 0                    # seed of a single run
@@ -621,6 +623,10 @@ def new_state(cfg, seeds):
         snapshots=[(0, {k: v.copy() for k, v in params.items()})] if K == 1 and cfg.snapshot_every else [])
 
 
+def snapshot_interval(cfg, snapshots):
+    return snapshots[1][0] - snapshots[0][0] if len(snapshots) > 1 else cfg.snapshot_every
+
+
 def all_finite(arrays, n):
     """(n,) True where every array is finite for that trial."""
     return np.logical_and.reduce([np.isfinite(a.reshape(n, -1)).all(1) for a in arrays])
@@ -702,8 +708,10 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
             if cfg.stop == "test_mse":
                 for k in np.flatnonzero(st.active & (mse < cfg.target_test_mse)):
                     freeze(k, it, True)
-        if st.snapshots and it % cfg.snapshot_every == 0 and st.active[0]:
+        if st.snapshots and st.active[0] and it % snapshot_interval(cfg, st.snapshots) == 0:
             st.snapshots.append((it, {k: v.copy() for k, v in st.params.items()}))
+            if len(st.snapshots) > 2 * SNAPSHOTS:
+                st.snapshots = st.snapshots[::2]     # thin out: twice the interval from here on
         st.it = it
         now = time.perf_counter() - start
         done = not st.active.any()
@@ -1144,7 +1152,8 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--checkpoint-every", type=int, default=None,
       help="iterations between checkpoints in the save dir (default 0 = only on Ctrl-C/SIGTERM; 50000 with --paper)")
     a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise)")
-    a("--snapshot-every", type=int, default=None, help=f"iterations between weight snapshots, 0 = none (default {d.snapshot_every})")
+    a("--snapshot-every", type=int, default=None, help=f"first interval between weight snapshots for the GIF, doubled as needed to keep "
+      f"{SNAPSHOTS}-{2 * SNAPSHOTS}; 0 = none (default {d.snapshot_every})")
     a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
     if save_dir:
         a("--save-dir", default="run", help="where the run is written (default %(default)s)")

@@ -6,21 +6,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 S="--seeds 0-29 --max-iters 8000 --quiet"
 declare -A RUNS=(
-  [reference]="--forget-bias 1 --init-scale 0.3536"
-  [forget_bias_2]="--forget-bias 2 --init-scale 0.3536"
-  [forget_bias_3]="--forget-bias 3 --init-scale 0.3536"
-  [init_0.1]="--forget-bias 1 --init-scale 0.1"
-  [hidden_16]="--forget-bias 1 --hidden 16 --init-scale 0.3536"
-  [lr_0.01]="--forget-bias 1 --lr 0.01 --init-scale 0.3536"
-  [fb3_hidden_16]="--forget-bias 3 --hidden 16 --init-scale 0.3536"
-  [fb3_lr_0.01]="--forget-bias 3 --lr 0.01 --init-scale 0.3536"
-  [fb3_init_0.1]="--forget-bias 3 --init-scale 0.1"
+  [reference]="--hidden 8 --forget-bias 1 --init-scale 0.3536"
+  [forget_bias_2]="--hidden 8 --forget-bias 2 --init-scale 0.3536"
+  [forget_bias_3]="--hidden 8 --forget-bias 3 --init-scale 0.3536"
+  [init_0.1]="--hidden 8 --forget-bias 1 --init-scale 0.1"
+  [hidden_16]="--hidden 16 --forget-bias 1 --init-scale 0.3536"
+  [lr_0.01]="--hidden 8 --forget-bias 1 --lr 0.01 --init-scale 0.3536"
+  [fb3_hidden_16]="--hidden 16 --forget-bias 3 --init-scale 0.3536"
+  [fb3_lr_0.01]="--hidden 8 --forget-bias 3 --lr 0.01 --init-scale 0.3536"
+  [fb3_init_0.1]="--hidden 8 --forget-bias 3 --init-scale 0.1"
   [defaults]=""
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(reference forget_bias_2 forget_bias_3 init_0.1 hidden_16 lr_0.01 defaults)
+[ ${#names[@]} -gt 0 ] || names=(reference forget_bias_2 forget_bias_3 init_0.1 hidden_16 lr_0.01 fb3_hidden_16 fb3_lr_0.01 fb3_init_0.1 defaults)
 for n in "${names[@]}"; do
   echo "== $n: python multiplication_problem.py $S ${RUNS[$n]} --save-dir results/ablations/$n"
-  python multiplication_problem.py $S ${RUNS[$n]} --save-dir "results/ablations/$n" --workers 1
+  python multiplication_problem.py $S ${RUNS[$n]} --save-dir "results/ablations/$n" \
+    --viz-dir "results/ablations/$n" --workers 1
   python -c "import json; s=json.load(open('results/ablations/$n/sweep.json')); print('$n', s['reached_target'], '/', s.get('n_trials', len(s['trials'])), 'median', s.get('median_sequences'), 'wall', round(s['elapsed_sec']))"
 done

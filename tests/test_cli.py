@@ -19,7 +19,7 @@ def run(args, cwd):
 
 
 def test_tiny_run_writes_a_loadable_run(tmp_path):
-    r = run([*TINY, "--save-dir", "out"], tmp_path)
+    r = run([*TINY, "--snapshot-every", "10", "--save-dir", "out"], tmp_path)
     assert r.returncode == 0, r.stderr
     cfg, params, history, snaps = mp.load_run(str(tmp_path / "out"))
     for key in ("config", "train_losses", "test_curve", "sequences_seen", "final_test_mse",
@@ -30,7 +30,7 @@ def test_tiny_run_writes_a_loadable_run(tmp_path):
     assert cfg.max_iters == 30 and cfg.batch_size == 8
     mse, _ = mp.evaluate(cfg, params, mp.make_test_set(cfg))
     assert mse[0] == pytest.approx(history["final_test_mse"], rel=1e-12)
-    assert list(snaps[0]) == [0, 20, 30]
+    assert list(snaps[0]) == [0, 10, 20, 30]
     assert not [f for f in os.listdir(tmp_path / "out") if f.endswith(".tmp")]
 
 
@@ -61,3 +61,12 @@ def test_save_dir_that_is_a_file_is_refused(tmp_path):
     r = run([*TINY, "--save-dir", "out"], tmp_path)
     assert r.returncode == 2 and "--save-dir" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "out").read_text() == "keep me"
+
+
+def test_snapshots_thin_out_to_a_bounded_evenly_spaced_set():
+    cfg = mp.Config(max_iters=450, eval_every=1000, batch_size=4, n_test=32, quiet=True,
+                    target_test_mse=1e-9, hidden=2)
+    its = [s[0] for s in mp.train(cfg, [0], log=lambda s: None)["snapshots"]]
+    assert mp.SNAPSHOTS <= len(its) <= 2 * mp.SNAPSHOTS + 1
+    assert its[0] == 0 and its[-1] == 450
+    assert len(set(np.diff(its[:-1]))) == 1            # evenly spaced (the final one may be closer)
