@@ -116,7 +116,7 @@ def cell_state(cfg, params, test, path):
     i = 0
     d = internals(cfg, params, X[:, i], L[i])
     rows = 3 + len(d["gates"])
-    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.0 * rows), sharex=True)
+    fig, axes = plt.subplots(rows, 1, figsize=(10.5, 2.0 * rows), sharex=True)
     plot_sequence(axes[0], X[:, i], L[i], f"input; target {y[i]:.3f}, prediction {d['y']:.3f}")
     axes[0].set_ylabel("value")
     axes[0].legend(fontsize=8, ncol=3, loc="upper right")
@@ -125,15 +125,20 @@ def cell_state(cfg, params, test, path):
               ("hidden state h = o * tanh(c)" if cfg.cell == "lstm" else "cell output y_c = y_out * h(s)", d["out"], "cell")]
     panels += [(name, g, "block" if cfg.cell == "lstm97" else "cell") for name, g in d["gates"].items()]
     for ax, (name, a, unit) in zip(axes[1:], panels):
-        for j in range(a.shape[1]):
-            ax.plot(a[:, j], lw=1.2, label=f"{unit} {j}")
+        n = a.shape[1]
+        colours = CYCLE if n <= len(CYCLE) else plt.cm.viridis(np.linspace(0, 0.92, n))
+        for j in range(n):
+            ax.plot(a[:, j], lw=1.2, color=colours[j], label=f"{unit} {j}")
         for m in marks:
             ax.axvline(m, color=VERMILLION, lw=0.8, ls=":")
         ax.set_ylabel(name.split(" (")[0].split(" =")[0], fontsize=9)
         ax.set_title(name, fontsize=10)
         if "gate" in name:
             ax.set_ylim(-0.05, 1.05)
-    axes[1].legend(fontsize=7, ncol=min(8, d["state"].shape[1]), loc="upper left")
+    for ax in axes[1:]:
+        units = len(ax.get_legend_handles_labels()[1])
+        ax.legend(fontsize=7, ncol=2 if units > 8 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.02),
+                  frameon=False)
     axes[-1].set_xlabel("time step (dotted lines: the two +1 markers)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
