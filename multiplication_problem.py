@@ -61,6 +61,7 @@ class Config:
     init_scale: float = 0.0          # uniform init half-width; 0 means 1/sqrt(hidden) (lstm), 0.1 (lstm97)
     gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
     gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
+    output: str = "logistic"         # output unit: logistic (paper, reference) or linear (ablation)
     optimizer: str = "adam"          # adam or sgd
     lr: float = 5e-3                 # learning rate
     clip: float = 1.0                # adam: global gradient-norm clip per trial (0 = off)
@@ -207,14 +208,19 @@ def last_step(A, lengths):
     return A[lengths - 1, np.arange(K)[:, None], np.arange(B)]
 
 
-def readout(params, feats):
-    """Sigmoid output unit: feats (K, B, F) -> y (K, B)."""
-    return logistic(np.einsum("kbf,kf->kb", feats, params["wy"]) + params["by"][:, None])
+def readout(params, feats, output="logistic"):
+    """The output unit: feats (K, B, F) -> y (K, B), dy/dnet (K, B).
+    logistic (the paper, the reference) or linear (an ablation)."""
+    net = np.einsum("kbf,kf->kb", feats, params["wy"]) + params["by"][:, None]
+    if output == "linear":
+        return net, np.ones_like(net)
+    y = logistic(net)
+    return y, y * (1 - y)
 
 
-def readout_backward(params, feats, y, dy):
+def readout_backward(params, feats, dydnet, dy):
     """Gradients of the output unit and d feats (K, B, F)."""
-    dz = dy * y * (1 - y)                                   # (K, B)
+    dz = dy * dydnet                                        # (K, B)
     grads = {"wy": np.einsum("kb,kbf->kf", dz, feats), "by": dz.sum(1)}
     return grads, dz[..., None] * params["wy"][:, None, :]
 
@@ -261,7 +267,7 @@ def lstm_step(params, x, h, c, forget_gate=True):
     return o * np.tanh(c), c
 
 
-def lstm_forward(params, X, lengths, forget_gate=True):
+def lstm_forward(params, X, lengths, forget_gate=True, output="logistic"):
     """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache."""
     Wh = params["Wh"]
     T, B = X.shape[0], X.shape[2]
@@ -288,16 +294,16 @@ def lstm_forward(params, X, lengths, forget_gate=True):
         np.tanh(Cs[t + 1], out=TC[t])
         np.multiply(a[..., 2 * H:3 * H], TC[t], out=Hs[t + 1])
     h_last = last_step(Hs[1:], lengths)               # (K, B, H)
-    y = readout(params, h_last)
-    return y, (X, lengths, A, Hs, Cs, TC, h_last, y)
+    y, dydnet = readout(params, h_last, output)
+    return y, (X, lengths, A, Hs, Cs, TC, h_last, dydnet)
 
 
 def lstm_backward(params, cache, dy):
     """dy (K, B) = dLoss/dy -> grads, same keys and shapes as params."""
-    X, lengths, A, Hs, Cs, TC, h_last, y = cache
+    X, lengths, A, Hs, Cs, TC, h_last, dydnet = cache
     T, K, B, H4 = A.shape
     H = H4 // 4
-    grads, dh_last = readout_backward(params, h_last, y, dy)
+    grads, dh_last = readout_backward(params, h_last, dydnet, dy)
     dH = np.zeros((T, K, B, H), A.dtype)              # loss gradient entering h_t
     dH[lengths - 1, np.arange(K)[:, None], np.arange(B)] = dh_last
     ends = np.zeros(T, bool)
@@ -354,7 +360,7 @@ def per_block(a, N):
     return a.reshape(a.shape[:-1] + (N, -1))
 
 
-def lstm97_forward(params, X, lengths, y_prev=None):
+def lstm97_forward(params, X, lengths, y_prev=None, output="logistic"):
     """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache.
 
     y_prev (T, K, B, U), when given, replaces the previous-step hidden outputs
@@ -391,8 +397,8 @@ def lstm97_forward(params, X, lengths, y_prev=None):
     ACT[..., :C] *= 2.0                               # g(net_c)
     ACT[..., C:] = Y[1:, ..., C:]                     # ACT = [g, y_in, y_out] for the backward pass
     yc_last = last_step(Y[1:, ..., :C], lengths)      # (K, B, C)
-    y = readout(params, yc_last)
-    return y, (X, lengths, ACT, Y, S, HS, yc_last, y, y_prev)
+    y, dydnet = readout(params, yc_last, output)
+    return y, (X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev)
 
 
 def lstm97_backward(params, cache, dy, truncated=True):
@@ -401,10 +407,10 @@ def lstm97_backward(params, cache, dy, truncated=True):
     without a loop over time; otherwise full BPTT of the same network."""
     if not truncated:
         return _lstm97_backward_full(params, cache, dy)
-    X, lengths, ACT, Y, S, HS, yc_last, y, y_prev = cache
+    X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev = cache
     C, N = lstm97_shape(params)
     T, K, B, U = ACT.shape
-    grads, dyc = readout_backward(params, yc_last, y, dy)   # dyc (K, B, C) at the last step
+    grads, dyc = readout_backward(params, yc_last, dydnet, dy)   # dyc (K, B, C) at the last step
     kk, bb = np.arange(K)[:, None], np.arange(B)
     act_L, hs_L = ACT[lengths - 1, kk, bb], HS[lengths - 1, kk, bb]
     yout_L = act_L[..., C + N:, None]                        # (K, B, N, 1)
@@ -429,10 +435,10 @@ def _lstm97_weight_grads(grads, cache, dNET):
 
 
 def _lstm97_backward_full(params, cache, dy):
-    X, lengths, ACT, Y, S, HS, yc_last, y, y_prev = cache
+    X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev = cache
     C, N = lstm97_shape(params)
     T, K, B, U = ACT.shape
-    grads, dyc_last = readout_backward(params, yc_last, y, dy)
+    grads, dyc_last = readout_backward(params, yc_last, dydnet, dy)
     dYC = np.zeros((T, K, B, C), ACT.dtype)                 # loss gradient entering y_c(t)
     dYC[lengths - 1, np.arange(K)[:, None], np.arange(B)] = dyc_last
     dNET = np.zeros_like(ACT)                               # (T, K, B, U)
@@ -457,8 +463,8 @@ def _lstm97_backward_full(params, cache, dy):
 
 def forward(cfg, params, X, lengths):
     if cfg.cell == "lstm":
-        return lstm_forward(params, X, lengths, cfg.forget_gate)
-    return lstm97_forward(params, X, lengths)
+        return lstm_forward(params, X, lengths, cfg.forget_gate, cfg.output)
+    return lstm97_forward(params, X, lengths, output=cfg.output)
 
 
 def backward(cfg, params, cache, dy):
@@ -701,8 +707,7 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
             new = np.where(st.active[:, None], np.abs(err), old)
             st.n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
             st.recent[:, slot] = new
-            for k in np.flatnonzero(st.active):
-                _paper_stop_check(cfg, k, it, st.params, test, st.recent, st.n_wrong, n_seq, st.stops, freeze)
+            _paper_stop_check(cfg, it, st, test, n_seq, freeze)
         if it % cfg.eval_every == 0 and st.active.any():
             mse = record_test(it, np.flatnonzero(st.active))
             if cfg.stop == "test_mse":
@@ -814,21 +819,23 @@ def load_checkpoint(path):
     return cfg, st
 
 
-def _paper_stop_check(cfg, k, it, params, test, recent, n_wrong, n_seq, stops, freeze):
-    """The paper's stopping rules, on the trial's last WINDOW training sequences.
+def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
+    """The paper's stopping rules, on each trial's last WINDOW training sequences.
     adding: all within 0.04 and their mean squared error below 0.01.
     multiplication: fewer than n of them beyond 0.04, for each n in n_seq."""
     seen = it * cfg.batch_size
     if cfg.task == "adding":
-        if n_wrong[k] == 0 and (recent[k] ** 2).mean() < 0.01:
-            stops[k]["all_correct"] = _stop_record(cfg, params, k, seen, test)
-            freeze(k, it, True)
+        for k in np.flatnonzero(st.active & (st.n_wrong == 0)):
+            if (st.recent[k] ** 2).mean() < 0.01:
+                st.stops[k]["all_correct"] = _stop_record(cfg, st.params, k, seen, test)
+                freeze(k, it, True)
         return
-    for n in n_seq:
-        if str(n) not in stops[k] and n_wrong[k] < n:
-            stops[k][str(n)] = _stop_record(cfg, params, k, seen, test)
-    if all(str(n) in stops[k] for n in n_seq):
-        freeze(k, it, True)
+    for k in np.flatnonzero(st.active & (st.n_wrong < max(n_seq))):
+        for n in n_seq:
+            if str(n) not in st.stops[k] and st.n_wrong[k] < n:
+                st.stops[k][str(n)] = _stop_record(cfg, st.params, k, seen, test)
+        if all(str(n) in st.stops[k] for n in n_seq):
+            freeze(k, it, True)
 
 
 def _stop_record(cfg, params, k, seen, test):
@@ -1142,6 +1149,8 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--forget-bias", type=float, default=None, help=f"lstm: initial forget-gate bias (default {d.forget_bias})")
     a("--init-scale", type=float, default=None, help="uniform init half-width (default 1/sqrt(hidden); 0.1 for lstm97)")
     a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient (default full; truncated with --paper)")
+    a("--output", choices=("logistic", "linear"), default=None,
+      help="output unit: logistic (default; the paper and the reference) or linear (an ablation)")
     a("--optimizer", choices=("adam", "sgd"), default=None, help="adam (default) or plain sgd (default with --paper)")
     a("--lr", type=float, default=None, help=f"learning rate (default {d.lr}; paper: 0.5 adding, 0.1 multiplication)")
     a("--clip", type=float, default=None, help=f"global gradient-norm clip per trial, 0 = off (default {d.clip})")
@@ -1186,7 +1195,7 @@ def config_from_args(args):
         cfg = Config(task=args.task)
     over = {name: getattr(args, name) for name in
             ("dist", "max_iters", "T_min", "T_max", "eval_T", "n_test", "test_seed", "cell", "hidden",
-             "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "optimizer", "lr",
+             "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "output", "optimizer", "lr",
              "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype",
              "checkpoint_every")
             if getattr(args, name) is not None}

@@ -24,7 +24,6 @@ def numpy_loop(cfg, seeds, iters):
     params = mp.init_params(cfg, seeds)
     streams = [mp.Stream(cfg, mp.rng_for(s, 1)) for s in seeds]
     opt = mp.adam_init(params)
-    active = np.ones(len(seeds), bool)
     dtype = np.dtype(cfg.dtype)
     t0 = time.perf_counter()
     for _ in range(iters):
@@ -33,9 +32,9 @@ def numpy_loop(cfg, seeds, iters):
         err = y - y_true
         grads = mp.backward(cfg, params, cache, mp.loss_grad(cfg, err).astype(dtype))
         if cfg.optimizer == "adam":
-            mp.adam_step(params, mp.clip_grads(grads, cfg.clip), opt, active, cfg.lr)
+            mp.adam_step(params, mp.clip_grads(grads, cfg.clip), opt, cfg.lr)
         else:
-            mp.sgd_step(params, grads, active, cfg.lr)
+            mp.sgd_step(params, grads, cfg.lr)
     return time.perf_counter() - t0
 
 

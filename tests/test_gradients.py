@@ -40,23 +40,24 @@ def numeric_grads(f, params, h=1e-5):
     return out
 
 
-@pytest.mark.parametrize("forget_gate", [True, False])
-def test_lstm_gradient(forget_gate):
+@pytest.mark.parametrize("forget_gate,output", [(True, "logistic"), (False, "logistic"), (True, "linear")])
+def test_lstm_gradient(forget_gate, output):
     cfg = mp.Config(hidden=3)
     params, X, L, R = random_problem(cfg)
-    y, cache = mp.lstm_forward(params, X, L, forget_gate)
+    y, cache = mp.lstm_forward(params, X, L, forget_gate, output)
     grads = mp.lstm_backward(params, cache, R)
-    num = numeric_grads(lambda: (mp.lstm_forward(params, X, L, forget_gate)[0] * R).sum(), params)
+    num = numeric_grads(lambda: (mp.lstm_forward(params, X, L, forget_gate, output)[0] * R).sum(), params)
     for k in params:
         assert rel_err(grads[k], num[k]) < 1e-7, k
 
 
-def test_lstm97_full_gradient():
+@pytest.mark.parametrize("output", ["logistic", "linear"])
+def test_lstm97_full_gradient(output):
     cfg = mp.Config(cell="lstm97")
     params, X, L, R = random_problem(cfg)
-    _, cache = mp.lstm97_forward(params, X, L)
+    _, cache = mp.lstm97_forward(params, X, L, output=output)
     grads = mp.lstm97_backward(params, cache, R, truncated=False)
-    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L)[0] * R).sum(), params)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, output=output)[0] * R).sum(), params)
     for k in params:
         assert rel_err(grads[k], num[k]) < 1e-7, k
 
@@ -84,7 +85,7 @@ def test_lstm_step_by_step_equals_whole_sequence():
     for t in range(X.shape[0]):
         h, c = mp.lstm_step(params, X[t], h, c)
         np.testing.assert_allclose(h, cache[3][t + 1], rtol=0, atol=1e-13)
-    np.testing.assert_allclose(mp.readout(params, h), y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(mp.readout(params, h)[0], y, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "lstm97"])
