@@ -341,14 +341,6 @@ def lstm_backward(params, cache, dy):
 # gate, fully recurrent hidden layer [cells, input gates, output gates].
 # g(x) = 4*logistic(x) - 2 = 2 tanh(x/2) in [-2, 2]; h(x) = 2*logistic(x) - 1 = tanh(x/2) in [-1, 1].
 
-def squash_g(x):
-    return 2.0 * np.tanh(0.5 * x)
-
-
-def squash_h(x):
-    return np.tanh(0.5 * x)
-
-
 def lstm97_shape(params):
     C = params["wy"].shape[1]
     N = (params["Wr"].shape[1] - C) // 2

@@ -106,14 +106,29 @@ def test_batch_equals_sequences_one_at_a_time(cell):
         np.testing.assert_allclose(total[k], grads[k], rtol=1e-12, atol=1e-14)
 
 
-def test_weight_count_and_squashing_ranges_of_the_1997_cell():
-    params = mp.init_params(mp.Config(cell="lstm97"), [0])
-    assert mp.count_weights(params) == 93
-    x = np.linspace(-60, 60, 2001)
-    assert np.allclose(mp.squash_g(x), 4 / (1 + np.exp(-x)) - 2)
-    assert np.allclose(mp.squash_h(x), 2 / (1 + np.exp(-x)) - 1)
-    assert mp.squash_g(x).min() == -2 and mp.squash_g(x).max() == 2
-    assert mp.squash_h(x).min() == -1 and mp.squash_h(x).max() == 1
+def test_1997_cell_follows_the_paper_equations():
+    """The forward pass against the paper's formulas written out directly:
+    g = 4/(1+e^-x) - 2, h = 2/(1+e^-x) - 1, s(t) = s(t-1) + y_in g, y_c = y_out h(s)."""
+    cfg = mp.Config(cell="lstm97")
+    params, X, L, _ = random_problem(cfg)
+    params = {k: 3 * v for k, v in params.items()}          # drive units into saturation too
+    assert mp.count_weights(mp.init_params(cfg, [0])) == 93
+    _, cache = mp.lstm97_forward(params, X, L)
+    ACT, Y, S, HS = cache[2], cache[3], cache[4], cache[5]
+    sig = lambda x: 1 / (1 + np.exp(-x))
+    C, N = 4, 2
+    s = np.zeros(Y.shape[1:3] + (C,))
+    for t in range(X.shape[0]):
+        net = X[t] @ params["Wx"] + Y[t] @ params["Wr"] + params["b"][:, None, :]
+        g, y_in, y_out = 4 * sig(net[..., :C]) - 2, sig(net[..., C:C + N]), sig(net[..., C + N:])
+        s = s + np.repeat(y_in, 2, axis=-1) * g
+        y_c = np.repeat(y_out, 2, axis=-1) * (2 * sig(s) - 1)
+        np.testing.assert_allclose(ACT[t, ..., :C], g, atol=1e-12)
+        np.testing.assert_allclose(S[t + 1], s, atol=1e-12)
+        np.testing.assert_allclose(HS[t], 2 * sig(s) - 1, atol=1e-12)
+        np.testing.assert_allclose(Y[t + 1], np.concatenate([y_c, y_in, y_out], -1), atol=1e-12)
+    assert np.abs(ACT[..., :C]).max() > 1.9 and np.abs(ACT[..., :C]).max() <= 2
+    assert np.abs(HS).max() > 0.9 and np.abs(HS).max() <= 1
 
 
 def test_1997_initialisation():
