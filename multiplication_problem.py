@@ -27,7 +27,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -545,10 +545,6 @@ def evaluate(cfg, params, test):
     return (err ** 2).mean(1), (np.abs(err) > CORRECT_ABS_ERR).sum(1)
 
 
-def take_trial(params, k):
-    return {name: v[k:k + 1] for name, v in params.items()}
-
-
 def take_trials(params, idx):
     return {name: v[idx] for name, v in params.items()}
 
@@ -668,6 +664,8 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
     if not st.curve:
         record_test(0, slice(None))
     for it in range(st.it + 1, cfg.max_iters + 1):
+        if not st.active.any():
+            break
         # only the running trials are computed; the stopped ones drop out of the arrays
         ids = np.flatnonzero(st.active)
         idx = slice(None) if len(ids) == K else ids
@@ -831,7 +829,7 @@ def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
 
 
 def _stop_record(cfg, params, k, seen, test):
-    mse, wrong = evaluate(cfg, take_trial(params, k), test)
+    mse, wrong = evaluate(cfg, take_trials(params, [k]), test)
     return {"sequences": int(seen), "test_mse": float(mse[0]), "test_wrong": int(wrong[0]),
             "n_test": int(cfg.n_test)}
 
@@ -872,8 +870,14 @@ def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
     if len(groups) == 1:
         return _train_group(*jobs[0], log=log)
     import multiprocessing
-    with multiprocessing.get_context("fork").Pool(len(groups)) as pool:
+    pool = multiprocessing.get_context("fork").Pool(len(groups))
+    try:
         parts = pool.starmap(_train_group, jobs)
+    finally:
+        # close + join, not terminate: workers keep our SIGTERM handler, so a
+        # terminate would leave an idle worker waiting on its queue forever
+        pool.close()
+        pool.join()
     params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
