@@ -36,6 +36,12 @@ def parse(argv, description, extra):
     return args, mp.config_from_args(args)
 
 
+def save(fig, path, dpi=100):
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
 def plot_sequence(ax, X, L, title=None):
     """Values as a line, +1 markers vermillion, -1 sentinels black."""
     v, m = X[:L, 0], X[:L, 1]
@@ -74,9 +80,7 @@ def training_curve(history, cfg, path):
                  f"after {history['sequences_seen']:,d} sequences")
     ax.legend(fontsize=8, loc="upper right")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, 110)
 
 
 def sample_sequences(cfg, params, test, path, n=5):
@@ -90,9 +94,7 @@ def sample_sequences(cfg, params, test, path, n=5):
     axes[0].legend(fontsize=8, ncol=3, loc="upper right")
     axes[-1].set_xlabel("time step")
     fig.suptitle("held-out test sequences", y=0.995)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, 100)
 
 
 def internals(cfg, params, X, L):
@@ -140,9 +142,7 @@ def cell_state(cfg, params, test, path):
         ax.legend(fontsize=7, ncol=2 if units > 8 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.02),
                   frameon=False)
     axes[-1].set_xlabel("time step (dotted lines: the two +1 markers)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, 100)
 
 
 def pred_vs_target(cfg, params, test, path, n=256):
@@ -162,9 +162,7 @@ def pred_vs_target(cfg, params, test, path, n=256):
     ax.set_title(f"prediction vs target: MSE {mse:.4f}")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, 100)
 
 
 def sweep_plot(sweep, path):
@@ -188,9 +186,7 @@ def sweep_plot(sweep, path):
     ax.set_title(f"{cfg.task}: {sweep['reached_target']}/{sweep['n_trials']} seeds reach the target")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, 100)
 
 
 def main(argv=None):
