@@ -20,7 +20,9 @@ for path in sorted(glob.glob(os.path.join(ROOT, "results", "paper_*", "sweep.jso
     keys = sorted({k for t in trials for k in t["stops"]}, key=lambda k: (k != "all_correct", -int(k) if k.isdigit() else 0))
     for k in keys or ["-"]:
         rows = [t["stops"][k] for t in trials if k in t["stops"]]
-        label = "all 2000 correct" if k == "all_correct" else f"n_seq = {k}"
+        label = {"all_correct": "all 2000 correct", "-": "none reached"}.get(k, f"n_seq = {k}")
+        if s.get("interrupted"):
+            label += f" (interrupted at {max(t['iterations'] for t in trials):,d} sequences)"
         if not rows:
             print(f"| {name} | {label} | 0/{len(trials)} | - | - | - | {s['elapsed_sec']:,.0f} s |")
             continue
