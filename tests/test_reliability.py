@@ -16,6 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN, VIZ, GIF = "multiplication_problem.py", "visualize_multiplication_problem.py", "make_multiplication_problem_gif.py"
 TINY = ["--max-iters", "400", "--eval-every", "25", "--batch-size", "8", "--n-test", "64",
         "--snapshot-every", "10", "--quiet"]
+# long enough that a signal sent early always lands during training, even on a fast machine
+LONG = ["--max-iters", "4000", "--eval-every", "250", "--batch-size", "8", "--n-test", "64",
+        "--snapshot-every", "10", "--hidden", "4", "--quiet"]
 
 
 def cmd(script, args):
@@ -42,8 +45,18 @@ def same_run(a, b):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("full")
-    assert run(MAIN, [*TINY, "--save-dir", "run"], d).returncode == 0
+    assert run(MAIN, [*LONG, "--save-dir", "run"], d).returncode == 0
     return d / "run"
+
+
+def interrupt_early(cwd):
+    """A LONG run stopped by SIGINT soon after its first checkpoint."""
+    p = subprocess.Popen(cmd(MAIN, [*LONG, "--save-dir", "run", "--checkpoint-every", "20"]), cwd=cwd,
+                         stderr=subprocess.PIPE)
+    wait_for(cwd / "run" / "checkpoint.npz", p)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    assert p.returncode == 130
 
 
 def wait_for(path, proc, timeout=60):
@@ -55,46 +68,45 @@ def wait_for(path, proc, timeout=60):
 
 @pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
 def test_sigint_then_resume_equals_an_uninterrupted_run(reference_run, tmp_path, delay):
-    p = subprocess.Popen(cmd(MAIN, [*TINY, "--save-dir", "run", "--checkpoint-every", "1000"]), cwd=tmp_path,
+    p = subprocess.Popen(cmd(MAIN, [*LONG, "--save-dir", "run", "--checkpoint-every", "50"]), cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(tmp_path / "run", p)              # the save dir exists once training has begun
+    wait_for(tmp_path / "run" / "checkpoint.npz", p)       # training is under way
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "--resume" in err and "Traceback" not in err
     assert (tmp_path / "run" / "checkpoint.npz").exists()
     assert json.loads((tmp_path / "run" / "history.json").read_text())["interrupted"] is True
-    r = run(MAIN, [*TINY, "--save-dir", "run", "--resume"], tmp_path)
+    r = run(MAIN, [*LONG, "--save-dir", "run", "--checkpoint-every", "50", "--resume"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
     same_run(reference_run, tmp_path / "run")
 
 
 def test_sigkill_loses_at_most_the_checkpoint_interval(reference_run, tmp_path):
-    p = subprocess.Popen(cmd(MAIN, [*TINY, "--save-dir", "run", "--checkpoint-every", "7"]), cwd=tmp_path)
+    p = subprocess.Popen(cmd(MAIN, [*LONG, "--save-dir", "run", "--checkpoint-every", "7"]), cwd=tmp_path)
     wait_for(tmp_path / "run" / "checkpoint.npz", p)
     time.sleep(0.2)
     p.kill()
     p.wait()
     _, st = mp.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz"))
     assert st.it % 7 == 0 and 0 < st.it
-    r = run(MAIN, [*TINY, "--save-dir", "run", "--checkpoint-every", "7", "--resume"], tmp_path)
+    r = run(MAIN, [*LONG, "--save-dir", "run", "--checkpoint-every", "7", "--resume"], tmp_path)
     assert r.returncode == 0, r.stderr
     same_run(reference_run, tmp_path / "run")
 
 
 def test_sweep_interrupted_and_resumed_equals_uninterrupted(tmp_path):
-    args = ["--paper", "--T", "20", "--seeds", "0-3", "--workers", "2", "--max-iters", "1500",
+    args = ["--paper", "--T", "20", "--seeds", "0-3", "--workers", "2", "--max-iters", "6000",
             "--n-test", "64", "--eval-every", "100", "--quiet"]
     assert run(MAIN, [*args, "--save-dir", "a", "--viz-dir", "a"], tmp_path).returncode == 0
-    p = subprocess.Popen(cmd(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b"]), cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(tmp_path / "b", p)
-    time.sleep(0.5)
+    p = subprocess.Popen(cmd(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b", "--checkpoint-every", "100"]),
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(tmp_path / "b" / "checkpoint-seeds-0-1.npz", p)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode == 143
-    r = run(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b", "--resume"], tmp_path)
+    r = run(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b", "--checkpoint-every", "100", "--resume"], tmp_path)
     assert r.returncode == 0, r.stderr
     a, b = (json.loads((tmp_path / d / "sweep.json").read_text()) for d in "ab")
     assert a["trials"] == b["trials"]
@@ -116,12 +128,9 @@ def test_nan_weight_stops_only_that_trial():
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):
-    p = subprocess.Popen(cmd(MAIN, [*TINY, "--save-dir", "run"]), cwd=tmp_path, stderr=subprocess.PIPE)
-    wait_for(tmp_path / "run", p)
-    p.send_signal(signal.SIGINT)
-    p.communicate(timeout=60)
+    interrupt_early(tmp_path)
     before = {f: (tmp_path / "run" / f).read_bytes() for f in os.listdir(tmp_path / "run")}
-    r = run(MAIN, [*TINY, "--save-dir", "run", "--resume", "--lr", "0.01"], tmp_path)
+    r = run(MAIN, [*LONG, "--save-dir", "run", "--resume", "--lr", "0.01"], tmp_path)
     assert r.returncode == 2 and "--lr" in r.stderr and "Traceback" not in r.stderr
     assert {f: (tmp_path / "run" / f).read_bytes() for f in os.listdir(tmp_path / "run")} == before
 
@@ -143,7 +152,7 @@ def test_corrupt_file_in_every_position_of_the_run_folder(reference_run, tmp_pat
     corrupt(tmp_path / "run" / name, how)
     before = {f: (tmp_path / "run" / f).read_bytes() for f in os.listdir(tmp_path / "run")}
     for script, extra in ((VIZ, ["--out-dir", "viz"]), (GIF, ["--out", "a.gif"])):
-        r = run(script, [*TINY, *extra], tmp_path)
+        r = run(script, [*LONG, *extra], tmp_path)
         assert r.returncode == 2, (script, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert sorted(os.listdir(tmp_path)) == ["run"]
@@ -152,12 +161,9 @@ def test_corrupt_file_in_every_position_of_the_run_folder(reference_run, tmp_pat
 
 @pytest.mark.parametrize("how", ["truncated", "foreign"])
 def test_corrupt_checkpoint_is_refused_on_resume(tmp_path, how):
-    p = subprocess.Popen(cmd(MAIN, [*TINY, "--save-dir", "run"]), cwd=tmp_path, stderr=subprocess.PIPE)
-    wait_for(tmp_path / "run", p)
-    p.send_signal(signal.SIGINT)
-    p.communicate(timeout=60)
+    interrupt_early(tmp_path)
     corrupt(tmp_path / "run" / "checkpoint.npz", how)
-    r = run(MAIN, [*TINY, "--save-dir", "run", "--resume"], tmp_path)
+    r = run(MAIN, [*LONG, "--save-dir", "run", "--resume"], tmp_path)
     assert r.returncode == 2 and "checkpoint" in r.stderr and "Traceback" not in r.stderr
 
 
