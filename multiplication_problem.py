@@ -37,6 +37,7 @@ CELLS = ("lstm", "lstm97")
 CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
 WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
 HISTORY_VERSION = 1
+RUN_FILES = ("weights.npz", "history.json", "snapshots.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 
 
@@ -202,6 +203,15 @@ def outer_sum(a, b):
     return np.matmul(a.swapaxes(-1, -2), b).sum(axis=0)
 
 
+def net_input_grads(grads, X, prev, dNet, recurrent):
+    """Gradients of the weights into the hidden net inputs: from the inputs X,
+    from the previous hidden outputs `prev`, and the bias; dNet (T, K, B, G)."""
+    grads["Wx"] = outer_sum(X, dNet)
+    grads[recurrent] = outer_sum(prev, dNet)
+    grads["b"] = dNet.sum(axis=2).sum(axis=0)
+    return grads
+
+
 def last_step(A, lengths):
     """A (T, K, B, ...) read at each sequence's last step -> (K, B, ...)."""
     K, B = lengths.shape
@@ -329,11 +339,7 @@ def lstm_backward(params, cache, dy):
         np.multiply(dh, P[t, ..., 2, :], out=dA[t, ..., 2, :])
         np.matmul(dA[t].reshape(K, B, H4), WhT, out=dh)
         dc *= F[t]
-    dA = dA.reshape(T, K, B, H4)
-    grads["Wx"] = outer_sum(X, dA)
-    grads["Wh"] = outer_sum(Hs[:-1], dA)
-    grads["b"] = dA.sum(axis=2).sum(axis=0)
-    return grads
+    return net_input_grads(grads, X, Hs[:-1], dA.reshape(T, K, B, H4), "Wh")
 
 
 # ----------------------------------------------------------------------------
@@ -420,10 +426,7 @@ def lstm97_backward(params, cache, dy, truncated=True):
 
 def _lstm97_weight_grads(grads, cache, dNET):
     X, Y, y_prev = cache[0], cache[3], cache[8]
-    grads["Wx"] = outer_sum(X, dNET)
-    grads["Wr"] = outer_sum(Y[:-1] if y_prev is None else y_prev, dNET)
-    grads["b"] = dNET.sum(axis=2).sum(axis=0)
-    return grads
+    return net_input_grads(grads, X, Y[:-1] if y_prev is None else y_prev, dNET, "Wr")
 
 
 def _lstm97_backward_full(params, cache, dy):
@@ -470,6 +473,14 @@ def loss_grad(cfg, err):
     reference); SGD follows the paper: the gradient of (y - target)^2 / 2 per
     sequence, averaged over the batch, so lr means what the paper's lr means."""
     return err * ((2.0 if cfg.optimizer == "adam" else 1.0) / err.shape[1])
+
+
+def update(cfg, params, grads, opt, idx=slice(None)):
+    """The optimiser step of cfg for the trials idx (grads hold just those)."""
+    if cfg.optimizer == "adam":
+        adam_step(params, grads, opt, cfg.lr, idx)
+    else:
+        sgd_step(params, grads, cfg.lr, idx)
 
 
 def adam_init(params):
@@ -682,10 +693,7 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
             ids, idx = ids[ok], ids[ok]
             grads = {k: g[ok] for k, g in grads.items()}
             err[~st.active] = 0.0
-        if cfg.optimizer == "adam":
-            adam_step(st.params, grads, st.opt, cfg.lr, idx)
-        else:
-            sgd_step(st.params, grads, cfg.lr, idx)
+        update(cfg, st.params, grads, st.opt, idx)
         st.loss_acc += (err ** 2).mean(1)
         if it % cfg.loss_every == 0:
             st.losses.append(st.loss_acc / cfg.loss_every)
@@ -1064,9 +1072,15 @@ def save_sweep(save_dir, cfg, out, seeds):
     return sweep
 
 
+def stop_keys(trials):
+    """The paper stopping points the trials reached, in the order they happen."""
+    return sorted({k for t in trials for k in t["stops"]},
+                  key=lambda k: (k != "all_correct", -int(k) if k.isdigit() else 0))
+
+
 def print_table(cfg, sweep, log=print):
     if cfg.stop == "paper":
-        keys = sorted({k for t in sweep["trials"] for k in t["stops"]}, key=lambda k: (k != "all_correct", -int(k) if k.isdigit() else 0))
+        keys = stop_keys(sweep["trials"])
         log(f"{'seed':>5} " + " ".join(f"{'stop ' + k:>34}" for k in keys))
         for t in sweep["trials"]:
             cells = []
@@ -1255,8 +1269,7 @@ def main(argv=None):
         seeds = parse_seeds(args.seeds) if args.seeds is not None else None
         if not 1 <= args.workers <= 256:
             raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
-        check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else
-                       ["weights.npz", "history.json", "snapshots.npz"])
+        check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else RUN_FILES)
         if seeds:
             check_save_dir(args.viz_dir, ["sweep.png"])
             cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
@@ -1296,7 +1309,7 @@ def load_or_train(cfg, run_dir, log=print):
         log(f"{run_dir}/ holds a run trained with other settings; training one with these settings first")
     else:
         log(f"{run_dir}/ holds no run; training one first")
-    check_save_dir(run_dir, ["weights.npz", "history.json", "snapshots.npz"])
+    check_save_dir(run_dir, RUN_FILES)
     run_single(cfg, run_dir, log)
     return load_run(run_dir)
 

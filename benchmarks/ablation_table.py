@@ -11,7 +11,10 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULTS = {"hidden": 16, "forget_bias": 3.0, "lr": 5e-3, "init_scale": 0.0}
+sys.path.insert(0, ROOT)
+import multiplication_problem as mp  # noqa: E402
+
+DEFAULTS = {k: getattr(mp.Config(), k) for k in ("hidden", "forget_bias", "lr", "init_scale")}
 ORDER = ["reference", "forget_bias_2", "forget_bias_3", "init_0.1", "lr_0.01", "hidden_16",
          "fb3_init_0.1", "fb3_lr_0.01", "fb3_hidden_16", "defaults"]
 

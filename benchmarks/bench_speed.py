@@ -23,7 +23,7 @@ def numpy_loop(cfg, seeds, iters):
     """The trainer's inner loop, without evaluation or bookkeeping."""
     params = mp.init_params(cfg, seeds)
     streams = [mp.Stream(cfg, mp.rng_for(s, 1)) for s in seeds]
-    opt = mp.adam_init(params)
+    opt = mp.adam_init(params) if cfg.optimizer == "adam" else None
     dtype = np.dtype(cfg.dtype)
     t0 = time.perf_counter()
     for _ in range(iters):
@@ -31,10 +31,7 @@ def numpy_loop(cfg, seeds, iters):
         y, cache = mp.forward(cfg, params, X, L)
         err = y - y_true
         grads = mp.backward(cfg, params, cache, mp.loss_grad(cfg, err).astype(dtype))
-        if cfg.optimizer == "adam":
-            mp.adam_step(params, mp.clip_grads(grads, cfg.clip), opt, cfg.lr)
-        else:
-            mp.sgd_step(params, grads, cfg.lr)
+        mp.update(cfg, params, mp.clip_grads(grads, cfg.clip), opt)
     return time.perf_counter() - t0
 
 

@@ -6,9 +6,13 @@ import glob
 import json
 import os
 
+import sys
+
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import multiplication_problem as mp  # noqa: E402
 
 print("| run | stop | trials stopped | sequences to stop: mean (min - max) | test wrong of 2560: mean, median (max) "
       "| test MSE: mean (max) | wall time |")
@@ -17,7 +21,7 @@ for path in sorted(glob.glob(os.path.join(ROOT, "results", "paper_*", "sweep.jso
     s = json.load(open(path))
     name = os.path.basename(os.path.dirname(path))
     trials = s["trials"]
-    keys = sorted({k for t in trials for k in t["stops"]}, key=lambda k: (k != "all_correct", -int(k) if k.isdigit() else 0))
+    keys = mp.stop_keys(trials)
     for k in keys or ["-"]:
         rows = [t["stops"][k] for t in trials if k in t["stops"]]
         label = {"all_correct": "all 2000 correct", "-": "none reached"}.get(k, f"n_seq = {k}")
