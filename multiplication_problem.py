@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,6 +64,12 @@ class Config:
     gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
     gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
     output: str = "logistic"         # output unit: logistic (paper, reference) or linear (ablation)
+    # readings of the paper where its text allows more than one (lstm97; see docs/paper.md)
+    squash: str = "body"             # ranges of g, h: body (g [-2,2], h [-1,1]) or caption (Table 10: swapped)
+    out_gate_biases: bool = False    # output-gate biases -1, -2, ... (Section 4, Experiment 1's values)
+    error_factor: float = 1.0        # sgd: 1 = eq. (19), f'(net)(t - y); 2 = eqs. (16)-(17) literally
+    output_reads: str = "current"    # output unit reads the cells of this step (Section 5) or the previous (App. A.1)
+    output_error: str = "fprime"     # output error signal f'(net)(t - y), or plain t - y (a hypothesis, not the text)
     optimizer: str = "adam"          # adam or sgd
     lr: float = 5e-3                 # learning rate
     clip: float = 1.0                # adam: global gradient-norm clip per trial (0 = off)
@@ -194,12 +201,20 @@ def logistic(x):
     return 0.5 * np.tanh(0.5 * x) + 0.5   # = 1/(1+e^-x), without overflow
 
 
-def outer_sum(a, b):
+def outer_sum(a, b, block=1):
     """sum over t, b of a[t,k,b,:] (x) b[t,k,b,:]: a (T,K|1,B,P), b (T,K,B,Q) -> (K,P,Q).
 
-    Summed step by step in time order, so padding steps (exact zeros in b) at
-    the end change nothing: a trial's gradient is bit-identical whatever the
-    other trials in its lockstep group are."""
+    One matmul per block of `block` steps, the blocks summed in time order. The
+    blocks start at t = 0 and padding steps are exact zeros in b, so a trial's
+    gradient is bit-identical whatever the other trials in its lockstep group
+    (and hence the padded length) are."""
+    if block > 1:
+        T, K, B = a.shape[0], b.shape[1], b.shape[2]
+        n = -(-T // block)
+        pad = lambda x: np.concatenate([x, np.zeros((n * block - T,) + x.shape[1:], x.dtype)])
+        blocks = lambda x: pad(np.broadcast_to(x, (T, K, B, x.shape[-1]))).reshape(n, block, K, B, -1) \
+            .transpose(0, 2, 1, 3, 4).reshape(n, K, block * B, -1)
+        return np.matmul(blocks(a).swapaxes(-1, -2), blocks(b)).sum(axis=0)
     return np.matmul(a.swapaxes(-1, -2), b).sum(axis=0)
 
 
@@ -218,14 +233,16 @@ def last_step(A, lengths):
     return A[lengths - 1, np.arange(K)[:, None], np.arange(B)]
 
 
-def readout(params, feats, output="logistic"):
+def readout(params, feats, output="logistic", output_error="fprime"):
     """The output unit: feats (K, B, F) -> y (K, B), dy/dnet (K, B).
-    logistic (the paper, the reference) or linear (an ablation)."""
+    logistic (the paper, the reference) or linear (an ablation). With
+    output_error "plain" the error signal at the net input is the output
+    error itself, without f'(net) (cross-entropy on a logistic unit)."""
     net = np.einsum("kbf,kf->kb", feats, params["wy"]) + params["by"][:, None]
     if output == "linear":
         return net, np.ones_like(net)
     y = logistic(net)
-    return y, y * (1 - y)
+    return y, (y * (1 - y) if output_error == "fprime" else np.ones_like(y))
 
 
 def readout_backward(params, feats, dydnet, dy):
@@ -257,6 +274,8 @@ def init_params_one(cfg, rng):
          "b": rng.uniform(-s, s, U), "wy": rng.uniform(-s, s, C), "by": rng.uniform(-s, s)}
     if cfg.gate_biases:
         p["b"][C:C + N] = -3.0 * np.arange(1, N + 1)     # paper, adding: -3, -6
+    if cfg.out_gate_biases:
+        p["b"][C + N:] = -1.0 * np.arange(1, N + 1)      # Section 4, Experiment 1's values: -1, -2
     return p
 
 
@@ -266,6 +285,17 @@ def count_weights(params):
 
 # ----------------------------------------------------------------------------
 # modern LSTM: gates i, f, o, g in one matmul; forget bias; BPTT
+
+class LstmCache(NamedTuple):
+    X: np.ndarray         # (T, K|1, B, D) inputs
+    lengths: np.ndarray   # (K, B)
+    A: np.ndarray         # (T, K, B, 4H) gate activations i, f, o, g
+    Hs: np.ndarray        # (T+1, K, B, H) h_t at Hs[t+1]
+    Cs: np.ndarray        # (T+1, K, B, H) c_t at Cs[t+1]
+    TC: np.ndarray        # (T, K, B, H) tanh(c_t)
+    feats: np.ndarray     # (K, B, H) h at each sequence's last step
+    dydnet: np.ndarray    # (K, B) output unit's dy/dnet
+
 
 def lstm_step(params, x, h, c, forget_gate=True):
     """One time step, written plainly: x (K,B,D), h, c (K,B,H) -> h, c."""
@@ -277,7 +307,7 @@ def lstm_step(params, x, h, c, forget_gate=True):
     return o * np.tanh(c), c
 
 
-def lstm_forward(params, X, lengths, forget_gate=True, output="logistic"):
+def lstm_forward(params, X, lengths, forget_gate=True, output="logistic", output_error="fprime"):
     """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache."""
     Wh = params["Wh"]
     T, B = X.shape[0], X.shape[2]
@@ -304,8 +334,8 @@ def lstm_forward(params, X, lengths, forget_gate=True, output="logistic"):
         np.tanh(Cs[t + 1], out=TC[t])
         np.multiply(a[..., 2 * H:3 * H], TC[t], out=Hs[t + 1])
     h_last = last_step(Hs[1:], lengths)               # (K, B, H)
-    y, dydnet = readout(params, h_last, output)
-    return y, (X, lengths, A, Hs, Cs, TC, h_last, dydnet)
+    y, dydnet = readout(params, h_last, output, output_error)
+    return y, LstmCache(X, lengths, A, Hs, Cs, TC, h_last, dydnet)
 
 
 def lstm_backward(params, cache, dy):
@@ -344,8 +374,31 @@ def lstm_backward(params, cache, dy):
 
 # ----------------------------------------------------------------------------
 # 1997 LSTM: blocks of cells sharing an input and an output gate, no forget
-# gate, fully recurrent hidden layer [cells, input gates, output gates].
-# g(x) = 4*logistic(x) - 2 = 2 tanh(x/2) in [-2, 2]; h(x) = 2*logistic(x) - 1 = tanh(x/2) in [-1, 1].
+# gate, fully recurrent hidden layer y = [cells, input gates, output gates].
+# Every unit is a (scaled) logistic of its net input, i.e. an affine map of
+# z = tanh(net/2): gates (1 + z)/2, cell input g = a_g z, cell output
+# y_c = y_out h(s) with h(s) = a_h tanh(s/2). The paper's body text has
+# a_g = 2 (g in [-2, 2]) and a_h = 1 (h in [-1, 1]); Table 10's caption swaps them.
+#
+# The forward pass is unit-major: arrays (T, units, K, B), so that every
+# operation inside the time loop works on one contiguous block (a NumPy call
+# on a small contiguous array costs ~0.25 us, on a strided one ~1 us, and the
+# paper's protocol runs about 10^9 such steps at T = 1000).
+
+SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # (a_g, a_h) of each reading
+
+
+class Cache97(NamedTuple):
+    inputs: np.ndarray    # (T+1, W, K, B) what step t's net inputs read: [y(t-1) (U), x(t) (D), 1]
+    R: np.ndarray         # (T+1, W, K, B) the same with the network's own y(t-1) (= inputs unless y_prev)
+    Z: np.ndarray         # (T, U, K, B) tanh(net/2) of [cells, input gates, output gates]
+    S: np.ndarray         # (T+1, C, K, B) s_t / 2 at S[t+1]
+    TH: np.ndarray        # (T, C, K, B) tanh(s_t / 2)
+    read: np.ndarray      # (K, B) the step whose cell outputs the output unit reads
+    feats: np.ndarray     # (K, B, C) those cell outputs
+    dydnet: np.ndarray    # (K, B) output unit's dy/dnet (1 for a linear output or a plain error signal)
+    squash: tuple         # (a_g, a_h)
+
 
 def lstm97_shape(params):
     C = params["wy"].shape[1]
@@ -353,50 +406,79 @@ def lstm97_shape(params):
     return C, N
 
 
-def per_block(a, N):
-    """(..., C) -> (..., N, C/N) view: a block's cells on the last axis."""
-    return a.reshape(a.shape[:-1] + (N, -1))
+def lstm97_weights(params):
+    """(K, U, W): every unit's weights from [y(t-1), x(t), 1], halved (net/2).
+
+    Stored with a stride of two elements, so that NumPy's matmul runs its own
+    loop instead of BLAS: BLAS's summation order depends on the alignment of
+    each trial's vector, i.e. on its place in the lockstep group, and a trial
+    must give the same bits alone or in any group."""
+    W = np.concatenate([params["Wr"], params["Wx"], params["b"][:, None, :]], axis=1)   # (K, W, U)
+    K, n_in, U = W.shape
+    out = np.empty((K, U, 2 * n_in), W.dtype)[..., ::2]
+    np.multiply(W.transpose(0, 2, 1), 0.5, out=out)
+    return out
 
 
-def lstm97_forward(params, X, lengths, y_prev=None, output="logistic"):
-    """X (T, K|1, B, D), lengths (K, B) -> y (K, B), cache.
+def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="logistic",
+                   output_error="fprime", y_prev=None):
+    """X (T, K|1, B, D), lengths (K, B) -> y (K, B), Cache97.
 
-    y_prev (T, K, B, U), when given, replaces the previous-step hidden outputs
+    delay 1: the output unit reads the previous step's cell outputs (Appendix A.1).
+    y_prev (T, U, K, B), when given, replaces the previous-step hidden outputs
     that feed the net inputs (the truncated gradient's view of the network).
     """
     C, N = lstm97_shape(params)
-    T, B = X.shape[0], X.shape[2]
-    K, U = params["Wr"].shape[0], params["Wr"].shape[1]
-    blocks = (T, K, B, N, C // N)
-    # Every unit is a logistic of its net input, written 0.5 + 0.5 tanh(net/2), and
-    # g = 2 tanh(net/2), h(s) = tanh(s/2); so the loop works on net/2 (the halving
-    # folded into the weights) and on s/2, which makes h one tanh. Fewer array
-    # operations per step matter: the paper's protocol runs millions of steps.
-    ACT = X @ (0.5 * params["Wx"]) + 0.5 * params["b"][:, None, :]   # (T, K, B, U) net/2, then tanh
-    Wr_half = 0.5 * params["Wr"]
-    Y = np.zeros((T + 1, K, B, U), ACT.dtype)         # Y[t+1] = hidden outputs of step t
-    S = np.zeros((T + 1, K, B, C), ACT.dtype)         # S[t+1] = s_t / 2, then s_t
-    HS = np.empty((T, K, B, C), ACT.dtype)            # h(s_t)
-    G_half, S_b, HS_b = ACT[..., :C].reshape(blocks), S.reshape((T + 1,) + blocks[1:]), HS.reshape(blocks)
-    Y_cells = Y[..., :C].reshape((T + 1,) + blocks[1:])
-    Y_in, Y_out = Y[..., C:C + N, None], Y[..., C + N:, None]           # (T+1, K, B, N, 1)
+    T, B, D = X.shape[0], X.shape[2], X.shape[3]
+    K, U = params["Wr"].shape[:2]
+    P, KB, W = C // N, K * B, U + D + 1
+    a_g, a_h = squash
+    Wt = lstm97_weights(params)                        # (K, U, W)
+    R = np.zeros((T + 1, W, K, B), Wt.dtype)          # R[t] = [y(t-1), x(t), 1]
+    R[:T, U:U + D] = X.transpose(0, 3, 1, 2)
+    R[:, -1] = 1.0
+    inputs = R
+    if y_prev is not None:
+        inputs = R.copy()
+        inputs[:T, :U] = y_prev
+    Z = np.empty((T, U, K, B), Wt.dtype)              # tanh(net/2)
+    S = np.zeros((T + 1, C, K, B), Wt.dtype)          # s_t / 2
+    TH = np.empty((T, C, K, B), Wt.dtype)             # tanh(s_t / 2)
+    # views: matmul operands (trial axis first), and flat or per-block blocks of one step
+    R_k, Z_k, in_k = R.transpose(0, 2, 1, 3), Z.transpose(0, 2, 1, 3), inputs.transpose(0, 2, 1, 3)
+    Z_all, Z_gates = Z.reshape(T, U * KB), Z[:, C:].reshape(T, 2 * N * KB)
+    Z_cells = Z[:, :C].reshape(T, N, P, KB)
+    gates = R[:, C:U].reshape(T + 1, 2 * N * KB)
+    y_in, y_out = R[:, C:C + N].reshape(T + 1, N, 1, KB), R[:, C + N:U].reshape(T + 1, N, 1, KB)
+    y_cells = R[:, :C].reshape(T + 1, N, P, KB)
+    S_all, TH_all, TH_cells = S.reshape(T + 1, C * KB), TH.reshape(T, C * KB), TH.reshape(T, N, P, KB)
+    inc = np.empty((N, P, KB), Wt.dtype)
+    inc_all = inc.reshape(-1)
+    one, half = np.ones(2 * N * KB, Wt.dtype), np.full(2 * N * KB, 0.5, Wt.dtype)
+    g_scale, h_scale = a_g / 2, a_h                    # s/2 grows by y_in g/2 = y_in (a_g/2) z
     for t in range(T):
-        act = ACT[t]
-        act += (Y[t] if y_prev is None else y_prev[t]) @ Wr_half
-        np.tanh(act, out=act)
-        gates = Y[t + 1, ..., C:]
-        np.add(act[..., C:], 1.0, out=gates)
-        gates *= 0.5                                  # y_in, y_out = logistic(net)
-        np.multiply(Y_in[t + 1], G_half[t], out=S_b[t + 1])
-        S[t + 1] += S[t]                              # constant error carousel (on s/2)
-        np.tanh(S[t + 1], out=HS[t])                  # h(s) = tanh(s/2)
-        np.multiply(Y_out[t + 1], HS_b[t], out=Y_cells[t + 1])
-    S *= 2.0
-    ACT[..., :C] *= 2.0                               # g(net_c)
-    ACT[..., C:] = Y[1:, ..., C:]                     # ACT = [g, y_in, y_out] for the backward pass
-    yc_last = last_step(Y[1:, ..., :C], lengths)      # (K, B, C)
-    y, dydnet = readout(params, yc_last, output)
-    return y, (X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev)
+        np.matmul(Wt, in_k[t], out=Z_k[t])
+        np.tanh(Z_all[t], out=Z_all[t])
+        g = gates[t + 1]
+        np.add(Z_gates[t], one, out=g)
+        np.multiply(g, half, out=g)                   # y_in, y_out = logistic(net)
+        np.multiply(y_in[t + 1], Z_cells[t], out=inc)
+        if g_scale != 1:
+            inc *= g_scale
+        np.add(S_all[t], inc_all, out=S_all[t + 1])   # constant error carousel (on s/2)
+        np.tanh(S_all[t + 1], out=TH_all[t])
+        np.multiply(y_out[t + 1], TH_cells[t], out=y_cells[t + 1])
+        if h_scale != 1:
+            y_cells[t + 1] *= h_scale
+    read = lengths - 1 - delay
+    feats = R[read + 1, :C, np.arange(K)[:, None], np.arange(B)]     # (K, B, C)
+    y, dydnet = readout(params, feats, output, output_error)
+    return y, Cache97(inputs, R, Z, S, TH, read, feats, dydnet, (a_g, a_h))
+
+
+def per_block(a, N):
+    """(..., C) -> (..., N, C/N) view: a block's cells on the last axis."""
+    return a.reshape(a.shape[:-1] + (N, -1))
 
 
 def lstm97_backward(params, cache, dy, truncated=True):
@@ -405,51 +487,60 @@ def lstm97_backward(params, cache, dy, truncated=True):
     without a loop over time; otherwise full BPTT of the same network."""
     if not truncated:
         return _lstm97_backward_full(params, cache, dy)
-    X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev = cache
     C, N = lstm97_shape(params)
-    T, K, B, U = ACT.shape
-    grads, dyc = readout_backward(params, yc_last, dydnet, dy)   # dyc (K, B, C) at the last step
-    kk, bb = np.arange(K)[:, None], np.arange(B)
-    act_L, hs_L = ACT[lengths - 1, kk, bb], HS[lengths - 1, kk, bb]
-    yout_L = act_L[..., C + N:, None]                        # (K, B, N, 1)
-    ds = (per_block(dyc * 0.5 * (1 - hs_L ** 2), N) * yout_L).reshape(K, B, C)   # state error
-    dyout = (per_block(dyc * hs_L, N)).sum(-1)               # (K, B, N)
-    alive = (np.arange(T)[:, None, None] < lengths)[..., None]   # (T, K, B, 1) steps inside the sequence
-    G, YIN = ACT[..., :C], ACT[..., C:C + N]
-    dNET = np.zeros_like(ACT)                                # (T, K, B, U)
-    # the state error ds is the same at every step (self-connection 1.0)
-    dNET[..., :C] = (per_block(ds * (1 - 0.25 * G ** 2), N) * YIN[..., None]).reshape(T, K, B, C) * alive
-    dNET[..., C:C + N] = per_block(ds * G, N).sum(-1) * YIN * (1 - YIN) * alive
-    dNET[lengths - 1, kk, bb, C + N:] = dyout * act_L[..., C + N:] * (1 - act_L[..., C + N:])
+    T, U, K, B = cache.Z.shape
+    a_g, a_h = cache.squash
+    grads, dyc = readout_backward(params, cache.feats, cache.dydnet, dy)   # dyc (K, B, C) at the read step
+    kk, bb, r = np.arange(K)[:, None], np.arange(B), cache.read
+    th_r = cache.TH[r, :, kk, bb]                                   # (K, B, C)
+    yout_r = cache.R[r + 1, C + N:U, kk, bb]                        # (K, B, N)
+    ds = (per_block(dyc * (0.5 * a_h) * (1 - th_r ** 2), N) * yout_r[..., None]).reshape(K, B, C)
+    dyout = per_block(dyc * a_h * th_r, N).sum(-1)                  # (K, B, N)
+    # the state error ds is the same at every step up to the read step (self-connection 1.0)
+    alive = np.arange(T)[:, None, None] <= r                        # (T, K, B)
+    zc = cache.Z[:, :C]                                              # (T, C, K, B)
+    yin = cache.R[1:, C:C + N]                                       # (T, N, K, B)
+    ds_u = ds.transpose(2, 0, 1) * alive[:, None]                    # (T, C, K, B)
+    dNET = np.zeros((T, U, K, B), zc.dtype)
+    dNET[:, :C] = ds_u * (0.5 * a_g) * (1 - zc ** 2) * np.repeat(yin, C // N, axis=1)
+    dNET[:, C:C + N] = (ds_u * a_g * zc).reshape(T, N, C // N, K, B).sum(2) * yin * (1 - yin)
+    dNET[r, C + N:, kk, bb] = dyout * yout_r * (1 - yout_r)
     return _lstm97_weight_grads(grads, cache, dNET)
 
 
 def _lstm97_weight_grads(grads, cache, dNET):
-    X, Y, y_prev = cache[0], cache[3], cache[8]
-    return net_input_grads(grads, X, Y[:-1] if y_prev is None else y_prev, dNET, "Wr")
+    """Weights from the input vector [y(t-1), x(t), 1] into the net inputs,
+    summed over the batch, then over time in time order (so padding steps,
+    exact zeros, leave a trial's gradient bit-identical in any lockstep group)."""
+    U, D = dNET.shape[1], cache.inputs.shape[1] - dNET.shape[1] - 1
+    G = outer_sum(cache.inputs[:-1].transpose(0, 2, 3, 1), dNET.transpose(0, 2, 3, 1), block=64)  # (K, W, U)
+    grads["Wr"], grads["Wx"], grads["b"] = G[:, :U], G[:, U:U + D], G[:, U + D]
+    return grads
 
 
 def _lstm97_backward_full(params, cache, dy):
-    X, lengths, ACT, Y, S, HS, yc_last, dydnet, y_prev = cache
     C, N = lstm97_shape(params)
-    T, K, B, U = ACT.shape
-    grads, dyc_last = readout_backward(params, yc_last, dydnet, dy)
-    dYC = np.zeros((T, K, B, C), ACT.dtype)                 # loss gradient entering y_c(t)
-    dYC[lengths - 1, np.arange(K)[:, None], np.arange(B)] = dyc_last
-    dNET = np.zeros_like(ACT)                               # (T, K, B, U)
-    WrT = params["Wr"].transpose(0, 2, 1)
-    dY = np.zeros((K, B, U), ACT.dtype)                     # gradient entering Y[t+1] from step t+1
-    ds = np.zeros((K, B, C), ACT.dtype)
+    T, U, K, B = cache.Z.shape
+    a_g, a_h = cache.squash
+    grads, dyc_read = readout_backward(params, cache.feats, cache.dydnet, dy)
+    dYC = np.zeros((T, C, K, B), cache.Z.dtype)           # loss gradient entering y_c(t) from the output unit
+    dYC[cache.read, :, np.arange(K)[:, None], np.arange(B)] = dyc_read
+    dNET = np.zeros((T, U, K, B), cache.Z.dtype)
+    Wr = params["Wr"]                                    # (K, U_from, U_to)
+    dY = np.zeros((U, K, B), cache.Z.dtype)              # gradient entering y(t) from step t+1
+    ds = np.zeros((C, K, B), cache.Z.dtype)
+    blocks = lambda a: a.reshape((N, C // N) + a.shape[1:])   # (C, K, B) -> (N, C/N, K, B)
     for t in reversed(range(T)):
-        g, y_in, y_out, hs = ACT[t, ..., :C], ACT[t, ..., C:C + N], ACT[t, ..., C + N:], HS[t]
-        dyc = dY[..., :C] + dYC[t]
-        ds = ds + (per_block(dyc * 0.5 * (1 - hs ** 2), N) * y_out[..., None]).reshape(K, B, C)
-        dy_out = dY[..., C + N:] + per_block(dyc * hs, N).sum(-1)
-        dy_in = dY[..., C:C + N] + per_block(ds * g, N).sum(-1)
-        dNET[t, ..., :C] = (per_block(ds * (1 - 0.25 * g ** 2), N) * y_in[..., None]).reshape(K, B, C)
-        dNET[t, ..., C:C + N] = dy_in * y_in * (1 - y_in)
-        dNET[t, ..., C + N:] = dy_out * y_out * (1 - y_out)
-        dY = dNET[t] @ WrT
+        zc, th = cache.Z[t, :C], cache.TH[t]
+        y_in, y_out = cache.R[t + 1, C:C + N], cache.R[t + 1, C + N:U]
+        dyc = dY[:C] + dYC[t]
+        ds = ds + (blocks(dyc * (0.5 * a_h) * (1 - th ** 2)) * y_out[:, None]).reshape(C, K, B)
+        dy_out = dY[C + N:] + blocks(dyc * a_h * th).sum(1)
+        dy_in = dY[C:C + N] + blocks(ds * a_g * zc).sum(1)
+        dNET[t, :C] = (blocks(ds * (0.5 * a_g) * (1 - zc ** 2)) * y_in[:, None]).reshape(C, K, B)
+        dNET[t, C:C + N] = dy_in * y_in * (1 - y_in)
+        dNET[t, C + N:] = dy_out * y_out * (1 - y_out)
+        dY = np.matmul(Wr, dNET[t].transpose(1, 0, 2)).transpose(1, 0, 2)
     return _lstm97_weight_grads(grads, cache, dNET)
 
 
@@ -458,8 +549,9 @@ def _lstm97_backward_full(params, cache, dy):
 
 def forward(cfg, params, X, lengths):
     if cfg.cell == "lstm":
-        return lstm_forward(params, X, lengths, cfg.forget_gate, cfg.output)
-    return lstm97_forward(params, X, lengths, output=cfg.output)
+        return lstm_forward(params, X, lengths, cfg.forget_gate, cfg.output, cfg.output_error)
+    return lstm97_forward(params, X, lengths, SQUASH[cfg.squash], int(cfg.output_reads == "previous"),
+                          cfg.output, cfg.output_error)
 
 
 def backward(cfg, params, cache, dy):
@@ -470,9 +562,10 @@ def backward(cfg, params, cache, dy):
 
 def loss_grad(cfg, err):
     """err = y - target (K, B) -> dLoss/dy. Adam minimises the batch MSE (as the
-    reference); SGD follows the paper: the gradient of (y - target)^2 / 2 per
-    sequence, averaged over the batch, so lr means what the paper's lr means."""
-    return err * ((2.0 if cfg.optimizer == "adam" else 1.0) / err.shape[1])
+    reference); SGD follows the paper's eq. (19): the gradient of (y - target)^2 / 2
+    per sequence, averaged over the batch, so lr means what the paper's lr means;
+    error_factor 2 reads eqs. (16)-(17) literally (the gradient of (y - target)^2)."""
+    return err * ((2.0 if cfg.optimizer == "adam" else cfg.error_factor) / err.shape[1])
 
 
 def update(cfg, params, grads, opt, idx=slice(None)):

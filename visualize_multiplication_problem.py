@@ -103,14 +103,14 @@ def internals(cfg, params, X, L):
     Lk = np.array([[L]])
     y, cache = mp.forward(cfg, params, Xk, Lk)
     if cfg.cell == "lstm":
-        A, Hs, Cs = cache[2][:, 0, 0], cache[3][1:, 0, 0], cache[4][1:, 0, 0]
+        A, Hs, Cs = cache.A[:, 0, 0], cache.Hs[1:, 0, 0], cache.Cs[1:, 0, 0]
         H = Hs.shape[1]
         gates = {"input gate i": A[:, :H], "forget gate f": A[:, H:2 * H], "output gate o": A[:, 2 * H:3 * H]}
         return {"state": Cs, "out": Hs, "gates": gates, "y": float(y[0, 0])}
-    ACT, Y, S = cache[2][:, 0, 0], cache[3][1:, 0, 0], cache[4][1:, 0, 0]
     C, N = mp.lstm97_shape(params)
-    gates = {"input gates (one per block)": ACT[:, C:C + N], "output gates (one per block)": ACT[:, C + N:]}
-    return {"state": S, "out": Y[:, :C], "gates": gates, "y": float(y[0, 0])}
+    Y = cache.R[1:, :C + 2 * N, 0, 0]                       # (T, U) hidden outputs
+    gates = {"input gates (one per block)": Y[:, C:C + N], "output gates (one per block)": Y[:, C + N:]}
+    return {"state": 2 * cache.S[1:, :, 0, 0], "out": Y[:, :C], "gates": gates, "y": float(y[0, 0])}
 
 
 def cell_state(cfg, params, test, path):

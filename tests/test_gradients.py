@@ -66,9 +66,10 @@ def test_lstm97_truncated_gradient_is_the_gradient_with_fixed_recurrent_inputs()
     cfg = mp.Config(cell="lstm97", blocks=2, cells_per_block=3)
     params, X, L, R = random_problem(cfg)
     _, cache = mp.lstm97_forward(params, X, L)
-    y_prev = cache[3][:-1].copy()                     # the unperturbed previous-step outputs
+    U = params["Wr"].shape[1]
+    y_prev = cache.R[:-1, :U].copy()                  # the unperturbed previous-step outputs
     grads = mp.lstm97_backward(params, cache, R, truncated=True)
-    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev)[0] * R).sum(), params)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev=y_prev)[0] * R).sum(), params)
     for k in params:
         assert rel_err(grads[k], num[k]) < 1e-7, k
     full = mp.lstm97_backward(params, cache, R, truncated=False)
@@ -84,7 +85,7 @@ def test_lstm_step_by_step_equals_whole_sequence():
     h = c = np.zeros((K, B, 4))
     for t in range(X.shape[0]):
         h, c = mp.lstm_step(params, X[t], h, c)
-        np.testing.assert_allclose(h, cache[3][t + 1], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(h, cache.Hs[t + 1], rtol=0, atol=1e-13)
     np.testing.assert_allclose(mp.readout(params, h)[0], y, rtol=0, atol=1e-13)
 
 
@@ -113,21 +114,26 @@ def test_1997_cell_follows_the_paper_equations():
     params, X, L, _ = random_problem(cfg)
     params = {k: 3 * v for k, v in params.items()}          # drive units into saturation too
     assert mp.count_weights(mp.init_params(cfg, [0])) == 93
-    _, cache = mp.lstm97_forward(params, X, L)
-    ACT, Y, S, HS = cache[2], cache[3], cache[4], cache[5]
+    y, cache = mp.lstm97_forward(params, X, L)
+    unit_last = lambda a: np.moveaxis(a, 1, -1)              # (T, units, K, B) -> (T, K, B, units)
+    Z, S, HS, Y = unit_last(cache.Z), unit_last(cache.S), unit_last(cache.TH), unit_last(cache.R[:, :8])
     sig = lambda x: 1 / (1 + np.exp(-x))
     C, N = 4, 2
     s = np.zeros(Y.shape[1:3] + (C,))
+    y_c = np.zeros_like(s)
     for t in range(X.shape[0]):
         net = X[t] @ params["Wx"] + Y[t] @ params["Wr"] + params["b"][:, None, :]
         g, y_in, y_out = 4 * sig(net[..., :C]) - 2, sig(net[..., C:C + N]), sig(net[..., C + N:])
         s = s + np.repeat(y_in, 2, axis=-1) * g
         y_c = np.repeat(y_out, 2, axis=-1) * (2 * sig(s) - 1)
-        np.testing.assert_allclose(ACT[t, ..., :C], g, atol=1e-12)
-        np.testing.assert_allclose(S[t + 1], s, atol=1e-12)
+        np.testing.assert_allclose(2 * Z[t, ..., :C], g, atol=1e-12)
+        np.testing.assert_allclose(2 * S[t + 1], s, atol=1e-12)
         np.testing.assert_allclose(HS[t], 2 * sig(s) - 1, atol=1e-12)
         np.testing.assert_allclose(Y[t + 1], np.concatenate([y_c, y_in, y_out], -1), atol=1e-12)
-    assert np.abs(ACT[..., :C]).max() > 1.9 and np.abs(ACT[..., :C]).max() <= 2
+        last = t == L - 1                                      # (K, B) sequences that end here
+        net_k = (y_c * params["wy"][:, None, :]).sum(-1) + params["by"][:, None]   # (K, B) output unit
+        np.testing.assert_allclose(y[last], sig(net_k)[last], atol=1e-12)
+    assert np.abs(Z[..., :C]).max() > 0.95 and np.abs(Z[..., :C]).max() <= 1
     assert np.abs(HS).max() > 0.9 and np.abs(HS).max() <= 1
 
 
