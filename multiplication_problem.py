@@ -1254,6 +1254,24 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient (default full; truncated with --paper)")
     a("--output", choices=("logistic", "linear"), default=None,
       help="output unit: logistic (default; the paper and the reference) or linear (an ablation)")
+    a("--squash", choices=tuple(SQUASH), default=None,
+      help="lstm97 reading: ranges of g and h. body (default): g in [-2, 2], h in [-1, 1] (Experiment 4: 'All activation "
+           "functions are logistic with output range [0, 1], except for h, whose range is [-1, 1], and g, whose range is "
+           "[-2, 2]'; Appendix A.1). caption: g in [-1, 1], h in [-2, 2] (Table 10's caption: 'h1 is logistic sigmoid in "
+           "[-2, 2]', 'g2 in [-1, 1]')")
+    a("--out-gate-biases", action="store_true",
+      help="lstm97 reading: output-gate biases -1, -2, ... per block (Section 4: 'each output gate gets a negative initial "
+           "bias, to push initial memory cell activations towards zero'; the values are Experiment 1's). Default: random "
+           "in [-0.1, 0.1] like every weight (Table 10: 'r')")
+    a("--error-factor", type=float, choices=(1.0, 2.0), default=None,
+      help="sgd reading: 1 (default) = the output error f'(net)(t - y) of eq. (19); 2 = eqs. (16)-(17) read literally, "
+           "E = sum (t - y)^2, whose derivative is 2 f'(net)(t - y) (the same as twice the learning rate)")
+    a("--output-reads", choices=("current", "previous"), default=None,
+      help="lstm97 reading: the output unit reads the cell outputs of the same step (default; Section 5: 'input units are "
+           "set, then hidden units, then output units') or of the previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))")
+    a("--output-error", choices=("fprime", "plain"), default=None,
+      help="output error signal: fprime (default, the paper) = f'(net)(t - y); plain = t - y without f'(net), i.e. "
+           "cross-entropy on a logistic output: a hypothesis about the original program, not in the text")
     a("--optimizer", choices=("adam", "sgd"), default=None, help="adam (default) or plain sgd (default with --paper)")
     a("--lr", type=float, default=None, help=f"learning rate (default {d.lr}; paper: 0.5 adding, 0.1 multiplication)")
     a("--clip", type=float, default=None, help=f"global gradient-norm clip per trial, 0 = off (default {d.clip})")
@@ -1300,10 +1318,12 @@ def config_from_args(args):
             ("dist", "max_iters", "T_min", "T_max", "eval_T", "n_test", "test_seed", "cell", "hidden",
              "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "output", "optimizer", "lr",
              "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype",
-             "checkpoint_every")
+             "checkpoint_every", "squash", "error_factor", "output_reads", "output_error")
             if getattr(args, name) is not None}
     if args.no_forget_gate:
         over["forget_gate"] = False
+    if args.out_gate_biases:
+        over["out_gate_biases"] = True
     if args.n_seq is not None:
         try:
             over["n_seq"] = tuple(int(n) for n in args.n_seq.split(","))
@@ -1336,6 +1356,12 @@ def validate(cfg):
     need(finite(cfg.target_test_mse) and 0 < cfg.target_test_mse <= 1, "target_test_mse", "in (0, 1]")
     if not all(1 <= n <= WINDOW for n in cfg.n_seq) or not cfg.n_seq:
         raise UsageError(f"--n-seq: each value must be in [1, {WINDOW}], got {','.join(map(str, cfg.n_seq))}")
+    if cfg.cell != "lstm97":
+        for name, default in (("squash", "body"), ("out_gate_biases", False), ("output_reads", "current")):
+            if getattr(cfg, name) != default:
+                raise UsageError(f"--{name.replace('_', '-')}: a reading of the 1997 cell; only with --cell lstm97 or --paper")
+    if cfg.output_error == "plain" and cfg.output != "logistic":
+        raise UsageError("--output-error: plain applies to a logistic output unit only (--output logistic)")
     if cfg.dist == "paper" and cfg.T_min // 2 - 1 < 2:
         raise UsageError(f"--T-min: must be >= {MIN_T} for the paper distribution")
 

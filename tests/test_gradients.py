@@ -51,29 +51,82 @@ def test_lstm_gradient(forget_gate, output):
         assert rel_err(grads[k], num[k]) < 1e-7, k
 
 
-@pytest.mark.parametrize("output", ["logistic", "linear"])
-def test_lstm97_full_gradient(output):
+# The readings of the paper's text (and the linear-output ablation) as forward-pass
+# options, and the output the finite differences must differentiate: with the
+# plain output error the backward pass is the gradient of R * net_k, not of R * y.
+READINGS = {
+    "body": ({}, {}),
+    "linear-output": ({"output": "linear"}, {}),
+    "caption-squash": ({"squash": mp.SQUASH["caption"]}, {}),
+    "output-reads-previous": ({"delay": 1}, {}),
+    "plain-output-error": ({"output_error": "plain"}, {"output": "linear"}),
+}
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_lstm97_full_gradient(reading):
+    opts, probe = READINGS[reading]
     cfg = mp.Config(cell="lstm97")
     params, X, L, R = random_problem(cfg)
-    _, cache = mp.lstm97_forward(params, X, L, output=output)
+    _, cache = mp.lstm97_forward(params, X, L, **opts)
     grads = mp.lstm97_backward(params, cache, R, truncated=False)
-    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, output=output)[0] * R).sum(), params)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, **{**opts, **probe})[0] * R).sum(), params)
     for k in params:
         assert rel_err(grads[k], num[k]) < 1e-7, k
 
 
-def test_lstm97_truncated_gradient_is_the_gradient_with_fixed_recurrent_inputs():
+@pytest.mark.parametrize("reading", READINGS)
+def test_lstm97_truncated_gradient_is_the_gradient_with_fixed_recurrent_inputs(reading):
+    opts, probe = READINGS[reading]
     cfg = mp.Config(cell="lstm97", blocks=2, cells_per_block=3)
     params, X, L, R = random_problem(cfg)
-    _, cache = mp.lstm97_forward(params, X, L)
+    _, cache = mp.lstm97_forward(params, X, L, **opts)
     U = params["Wr"].shape[1]
     y_prev = cache.R[:-1, :U].copy()                  # the unperturbed previous-step outputs
     grads = mp.lstm97_backward(params, cache, R, truncated=True)
-    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev=y_prev)[0] * R).sum(), params)
+    num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev=y_prev, **{**opts, **probe})[0] * R).sum(), params)
     for k in params:
         assert rel_err(grads[k], num[k]) < 1e-7, k
     full = mp.lstm97_backward(params, cache, R, truncated=False)
     assert rel_err(grads["Wr"], full["Wr"]) > 1e-3, "truncation must change the gradient"
+
+
+def test_readings_change_the_network():
+    """Each reading changes the output (so no flag is silently ignored), and the
+    caption's ranges are the body's swapped: g in [-1, 1], h in [-2, 2]."""
+    cfg = mp.Config(cell="lstm97")
+    params, X, L, _ = random_problem(cfg)
+    params = {k: 3 * v for k, v in params.items()}
+    base = mp.lstm97_forward(params, X, L)[0]
+    for reading, (opts, _) in READINGS.items():
+        if reading != "body" and "output_error" not in opts:
+            assert np.abs(mp.lstm97_forward(params, X, L, **opts)[0] - base).max() > 1e-3, reading
+    _, cache = mp.lstm97_forward(params, X, L, squash=mp.SQUASH["caption"])
+    C = 4
+    y_c = cache.R[1:, :C]                            # y_out h(s) with h in [-2, 2]
+    assert 1.0 < np.abs(y_c).max() <= 2.0
+    assert np.array_equal(mp.lstm97_forward(params, X, L, output_error="plain")[0], base), "plain error: same forward"
+
+
+def test_output_reading_previous_step_uses_the_cells_one_step_earlier():
+    cfg = mp.Config(cell="lstm97")
+    params, X, L, _ = random_problem(cfg)
+    _, now = mp.lstm97_forward(params, X, L)
+    _, prev = mp.lstm97_forward(params, X, L, delay=1)
+    K, B = L.shape
+    for k in range(K):
+        for b in range(B):
+            np.testing.assert_array_equal(prev.feats[k, b], now.R[L[k, b] - 1, :4, k, b])   # y_c(L - 2)
+            np.testing.assert_array_equal(now.feats[k, b], now.R[L[k, b], :4, k, b])       # y_c(L - 1)
+
+
+def test_output_gate_biases_and_error_factor():
+    cfg = mp.paper_config("multiplication", out_gate_biases=True)
+    b = mp.init_params(cfg, [3])["b"][0]
+    assert np.array_equal(b[6:8], [-1.0, -2.0]) and np.abs(b[:6]).max() <= 0.1
+    err = np.array([[0.3, -0.2]])
+    one, two = mp.paper_config("adding"), mp.paper_config("adding", error_factor=2.0)
+    np.testing.assert_array_equal(mp.loss_grad(two, err), 2 * mp.loss_grad(one, err))
 
 
 def test_lstm_step_by_step_equals_whole_sequence():
