@@ -793,11 +793,7 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
             st.loss_acc = np.zeros(K)
 
         if cfg.stop == "paper":
-            slot = ((it - 1) * B + np.arange(B)) % WINDOW
-            old = st.recent[:, slot]
-            new = np.where(st.active[:, None], np.abs(err), old)
-            st.n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
-            st.recent[:, slot] = new
+            window_push(st.recent, st.n_wrong, (it - 1) * B, np.abs(err), st.active)
             _paper_stop_check(cfg, it, st, test, n_seq, freeze)
         if it % cfg.eval_every == 0 and st.active.any():
             mse = record_test(it, np.flatnonzero(st.active))
@@ -910,22 +906,39 @@ def load_checkpoint(path):
     return cfg, st
 
 
-def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
-    """The paper's stopping rules, on each trial's last WINDOW training sequences.
-    adding: all within 0.04 and their mean squared error below 0.01.
+def window_push(recent, n_wrong, first, err_abs, active):
+    """Write each running trial's latest |errors| err_abs (K, B) into its ring of
+    the WINDOW most recent training sequences (sequence number i in slot
+    i % WINDOW; `first` numbers the batch's first sequence) and update the count
+    above 0.04 incrementally. Stopped trials keep their window. Needs B <= WINDOW
+    (validate refuses larger batches under the paper rule)."""
+    slot = (first + np.arange(err_abs.shape[1])) % WINDOW
+    old = recent[:, slot]
+    new = np.where(active[:, None], err_abs, old)
+    n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
+    recent[:, slot] = new
+
+
+def paper_stop_points(task, recent, n_wrong, n_seq):
+    """The paper's stopping rules on the windows (K, WINDOW) -> {stop key: (K,) bool}.
+    adding: all within 0.04 and their mean squared error below 0.01 ("all_correct").
     multiplication: fewer than n of them beyond 0.04, for each n in n_seq."""
+    if task == "adding":
+        ok = n_wrong == 0
+        ok[ok] = (recent[ok] ** 2).mean(1) < 0.01
+        return {"all_correct": ok}
+    return {str(n): n_wrong < n for n in n_seq}
+
+
+def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
+    """Record each stopping point a running trial reaches now; freeze it at the last."""
     seen = it * cfg.batch_size
-    if cfg.task == "adding":
-        for k in np.flatnonzero(st.active & (st.n_wrong == 0)):
-            if (st.recent[k] ** 2).mean() < 0.01:
-                st.stops[k]["all_correct"] = _stop_record(cfg, st.params, k, seen, test)
-                freeze(k, it, True)
-        return
-    for k in np.flatnonzero(st.active & (st.n_wrong < max(n_seq))):
-        for n in n_seq:
-            if str(n) not in st.stops[k] and st.n_wrong[k] < n:
-                st.stops[k][str(n)] = _stop_record(cfg, st.params, k, seen, test)
-        if all(str(n) in st.stops[k] for n in n_seq):
+    points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
+    for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):
+        for key, reached in points.items():
+            if reached[k] and key not in st.stops[k]:
+                st.stops[k][key] = _stop_record(cfg, st.params, k, seen, test)
+        if all(key in st.stops[k] for key in points):
             freeze(k, it, True)
 
 
@@ -1356,6 +1369,9 @@ def validate(cfg):
     need(finite(cfg.target_test_mse) and 0 < cfg.target_test_mse <= 1, "target_test_mse", "in (0, 1]")
     if not all(1 <= n <= WINDOW for n in cfg.n_seq) or not cfg.n_seq:
         raise UsageError(f"--n-seq: each value must be in [1, {WINDOW}], got {','.join(map(str, cfg.n_seq))}")
+    if cfg.stop == "paper" and cfg.batch_size > WINDOW:
+        raise UsageError(f"--batch-size: must be at most {WINDOW} with the paper's stopping rule (its window holds the "
+                         f"{WINDOW} most recent sequences), got {cfg.batch_size}")
     if cfg.cell != "lstm97":
         for name, default in (("squash", "body"), ("out_gate_biases", False), ("output_reads", "current")):
             if getattr(cfg, name) != default:
