@@ -38,7 +38,7 @@ CELLS = ("lstm", "lstm97")
 CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
 WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
 HISTORY_VERSION = 1
-RUN_FILES = ("weights.npz", "history.json", "snapshots.npz")   # what a single run writes
+RUN_FILES = ("weights.npz", "history.json", "snapshots.npz", "weights_torch.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 
 
@@ -1099,6 +1099,11 @@ def save_single(save_dir, cfg, out):
     os.makedirs(save_dir, exist_ok=True)
     r = out["results"][0]
     save_npz(os.path.join(save_dir, "weights.npz"), {k: v[0] for k, v in out["params"].items()})
+    torch_path = os.path.join(save_dir, "weights_torch.npz")
+    if cfg.cell == "lstm" and cfg.forget_gate:             # torch's LSTM always has a forget gate
+        save_npz(torch_path, torch_state_dict({k: v[0] for k, v in out["params"].items()}))
+    elif os.path.exists(torch_path):
+        os.unlink(torch_path)                              # never leave another run's weights beside these
     if out["snapshots"]:
         its = np.array([s[0] for s in out["snapshots"]])
         snaps = {k: np.stack([s[1][k][0] for s in out["snapshots"]]) for k in out["params"]}
@@ -1209,6 +1214,59 @@ def print_table(cfg, sweep, log=print):
 
 
 # ----------------------------------------------------------------------------
+# exports for other frameworks: the data batch-first, the lstm's weights as a
+# PyTorch state dict (NumPy arrays; nothing here imports torch)
+
+EXPORT_PROGRAM = "multiplication_problem.py data export"
+
+
+def export_data(cfg, n, seed):
+    """n sequences of cfg's test distribution from `seed`'s test generator,
+    batch-first: X (n, T, D) zero-padded, lengths (n,), y (n,), and the generator
+    settings as JSON. n = cfg.n_test, seed = cfg.test_seed give exactly the
+    trainer's held-out test set."""
+    X, lengths, y = make_test_set(dataclasses.replace(cfg, n_test=n, test_seed=seed))
+    settings = {"program": EXPORT_PROGRAM, "task": cfg.task, "dist": cfg.dist, "T_min": cfg.T_min,
+                "T_max": cfg.T_max, "eval_T": cfg.eval_T, "n": n, "seed": seed,
+                "is_test_set": n == cfg.n_test and seed == cfg.test_seed,
+                "layout": "X[i, t] = (value, marker) of sequence i at step t, zeros after lengths[i]; "
+                          "y[i] = target, read at step lengths[i] - 1"}
+    return {"X": np.ascontiguousarray(X.transpose(1, 0, 2)), "lengths": lengths, "y": y,
+            "generator": np.array(json.dumps(settings))}
+
+
+def check_export_path(path):
+    """Refuse a path we would not write: not .npz, a directory, or an existing
+    file that is not one of our data exports."""
+    if not path.endswith(".npz"):
+        raise UsageError(f"--export-data: {path!r} must end in .npz")
+    if os.path.isdir(path):
+        raise UsageError(f"--export-data: {path!r} is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--export-data: the folder of {path!r} does not exist or is not writable")
+    if os.path.exists(path):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                ours = json.loads(str(z["generator"])).get("program") == EXPORT_PROGRAM
+        except Exception:
+            ours = False
+        if not ours:
+            raise UsageError(f"--export-data: {path!r} exists and is not a data export of this program; not overwritten")
+
+
+def torch_state_dict(params):
+    """One lstm's weights (no trial axis) as the state dict of a module with
+    lstm = nn.LSTM(D, H) and fc = nn.Linear(H, 1): torch's gate order is
+    i, f, g, o (ours i, f, o, g) and its weights are (out, in)."""
+    H = params["Wh"].shape[0]
+    order = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]            # i, f, g, o out of i, f, o, g
+    return {"lstm.weight_ih_l0": params["Wx"][:, order].T.copy(), "lstm.weight_hh_l0": params["Wh"][:, order].T.copy(),
+            "lstm.bias_ih_l0": params["b"][order].copy(), "lstm.bias_hh_l0": np.zeros(4 * H, params["b"].dtype),
+            "fc.weight": params["wy"][None].copy(), "fc.bias": np.reshape(params["by"], (1,)).copy()}
+
+
+# ----------------------------------------------------------------------------
 # command line
 
 class UsageError(Exception):
@@ -1302,6 +1360,12 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
         a("--save-dir", default="run", help="where the run is written (default %(default)s)")
         a("--viz-dir", default="viz", help="where --seeds draws sweep.png (default %(default)s)")
     a("--quiet", action="store_true", help="no progress lines")
+    if save_dir:
+        a("--export-data", default=None, metavar="FILE.npz",
+          help="write sequences for another framework and exit (no training): X (N, T, 2) batch-first, lengths, y, "
+               "and the generator settings; by default exactly the held-out test set of the task and distribution flags")
+        a("--n-export", type=int, default=None, help="with --export-data: how many sequences (default: --n-test)")
+        a("--export-seed", type=int, default=None, help="with --export-data: their generator's seed (default: --test-seed)")
     return p
 
 
@@ -1401,6 +1465,8 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         cfg = config_from_args(args)
+        if args.export_data is not None:
+            return export_main(args, cfg)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else None
         if not 1 <= args.workers <= 256:
             raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
@@ -1424,6 +1490,22 @@ def main(argv=None):
         print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
               f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)
         return 128 + INTERRUPTS[0]
+    return 0
+
+
+def export_main(args, cfg):
+    n = cfg.n_test if args.n_export is None else args.n_export
+    seed = cfg.test_seed if args.export_seed is None else args.export_seed
+    if not 1 <= n <= 1_000_000:
+        raise UsageError(f"--n-export: must be an integer in [1, 1000000], got {n}")
+    if not 0 <= seed < 2 ** 32:
+        raise UsageError(f"--export-seed: must be an integer in [0, 4294967295], got {seed}")
+    check_export_path(args.export_data)
+    data = export_data(cfg, n, seed)
+    save_npz(args.export_data, data)
+    if not cfg.quiet:
+        print(f"wrote {args.export_data}: X {data['X'].shape} (batch-first), lengths, y; {cfg.task}, "
+              f"{cfg.dist} distribution" + (", the trainer's held-out test set" if n == cfg.n_test and seed == cfg.test_seed else ""))
     return 0
 
 

@@ -1,0 +1,132 @@
+"""Exports for PyTorch users: the data batch-first, the lstm weights as a state
+dict. Checked without torch against torch's documented LSTM equations (a NumPy
+transcription below), and with torch where it is installed."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import multiplication_problem as mp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(ROOT, "multiplication_problem.py")
+
+
+def torch_lstm_equations(sd, X, lengths, output="logistic"):
+    """torch.nn.LSTM as its documentation writes it, one layer, batch-first X (n, T, D):
+    i = s(W_ii x + b_ii + W_hi h + b_hi), f = s(...), g = tanh(...), o = s(...),
+    c = f c + i g, h = o tanh(c); weight_ih_l0 stacks W_ii, W_if, W_ig, W_io.
+    Then fc = nn.Linear(H, 1) on h at each sequence's last step, and a sigmoid."""
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    W_ii, W_if, W_ig, W_io = np.split(sd["lstm.weight_ih_l0"], 4)
+    W_hi, W_hf, W_hg, W_ho = np.split(sd["lstm.weight_hh_l0"], 4)
+    b_ii, b_if, b_ig, b_io = np.split(sd["lstm.bias_ih_l0"], 4)
+    b_hi, b_hf, b_hg, b_ho = np.split(sd["lstm.bias_hh_l0"], 4)
+    n, T, _ = X.shape
+    h = c = np.zeros((n, W_hi.shape[1]))
+    h_last = np.zeros_like(h)
+    for t in range(T):
+        x = X[:, t]
+        i = sig(x @ W_ii.T + b_ii + h @ W_hi.T + b_hi)
+        f = sig(x @ W_if.T + b_if + h @ W_hf.T + b_hf)
+        g = np.tanh(x @ W_ig.T + b_ig + h @ W_hg.T + b_hg)
+        o = sig(x @ W_io.T + b_io + h @ W_ho.T + b_ho)
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        h_last[lengths - 1 == t] = h[lengths - 1 == t]
+    net = h_last @ sd["fc.weight"].T + sd["fc.bias"]
+    return (sig(net) if output == "logistic" else net)[:, 0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("run")
+    r = subprocess.run([sys.executable, MAIN, "--max-iters", "60", "--eval-every", "30", "--batch-size", "8",
+                        "--n-test", "96", "--hidden", "5", "--quiet", "--save-dir", str(d / "run")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, MAIN, "--n-test", "96", "--quiet", "--export-data", str(d / "test.npz")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_exported_weights_run_in_torchs_equations_like_our_lstm(trained):
+    cfg, params, history, _ = mp.load_run(str(trained / "run"))
+    with np.load(trained / "run" / "weights_torch.npz") as z:
+        sd = {k: z[k] for k in z.files}
+    with np.load(trained / "test.npz") as z:
+        X, lengths, y = z["X"], z["lengths"], z["y"]
+    theirs = torch_lstm_equations(sd, X, lengths)
+    ours = mp.predict(cfg, params, X.transpose(1, 0, 2), lengths)[0]
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)
+    assert abs(np.mean((theirs - y) ** 2) - history["final_test_mse"]) < 1e-12
+    assert sd["lstm.weight_ih_l0"].shape == (20, 2) and sd["fc.weight"].shape == (1, 5)
+
+
+def test_data_export_is_the_test_set_batch_first(trained):
+    cfg = mp.Config(n_test=96)
+    X, L, y = mp.make_test_set(cfg)
+    with np.load(trained / "test.npz") as z:
+        assert np.array_equal(z["X"], X.transpose(1, 0, 2)) and np.array_equal(z["lengths"], L)
+        assert np.array_equal(z["y"], y)
+        g = json.loads(str(z["generator"]))
+    assert g["is_test_set"] and g["task"] == "multiplication" and g["n"] == 96 and g["seed"] == cfg.test_seed
+
+
+def test_paper_data_export_other_seed_round_trips(tmp_path):
+    r = subprocess.run([sys.executable, MAIN, "--paper", "--task", "adding", "--n-export", "50", "--export-seed", "9",
+                        "--export-data", "d.npz"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    X, L, y = mp.make_sequences(mp.rng_for(9, 2), 50, mp.paper_config("adding"))
+    with np.load(tmp_path / "d.npz") as z:
+        assert np.array_equal(z["X"], X.transpose(1, 0, 2)) and np.array_equal(z["y"], y)
+        assert 100 <= z["lengths"].min() and z["lengths"].max() <= 110
+        assert (z["X"][np.arange(50), z["lengths"] - 1, 1] == -1).all(), "sentinel at each sequence's own last step"
+
+
+@pytest.mark.parametrize("path,setup", [
+    ("out.txt", None), ("folder.npz", "dir"), ("missing/dir/x.npz", None), ("foreign.npz", "foreign"),
+])
+def test_bad_export_paths_are_refused(tmp_path, path, setup):
+    if setup == "dir":
+        (tmp_path / path).mkdir()
+    if setup == "foreign":
+        (tmp_path / path).write_bytes(b"not ours")
+    before = sorted(os.listdir(tmp_path))
+    r = subprocess.run([sys.executable, MAIN, "--export-data", path], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--export-data" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stderr and sorted(os.listdir(tmp_path)) == before
+    if setup == "foreign":
+        assert (tmp_path / path).read_bytes() == b"not ours"
+
+
+def test_a_1997_run_writes_no_torch_weights(tmp_path):
+    r = subprocess.run([sys.executable, MAIN, "--cell", "lstm97", "--max-iters", "5", "--batch-size", "4",
+                        "--n-test", "16", "--quiet", "--save-dir", "r"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(tmp_path / "r" / "weights.npz") and not os.path.exists(tmp_path / "r" / "weights_torch.npz")
+
+
+def test_torch_loads_the_state_dict_and_agrees(trained):
+    torch = pytest.importorskip("torch")
+    cfg, params, _, _ = mp.load_run(str(trained / "run"))
+
+    class Net(torch.nn.Module):
+        def __init__(self, H):
+            super().__init__()
+            self.lstm, self.fc = torch.nn.LSTM(2, H), torch.nn.Linear(H, 1)
+
+    net = Net(cfg.hidden).double()
+    with np.load(trained / "run" / "weights_torch.npz") as z:
+        net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
+    with np.load(trained / "test.npz") as z:
+        X, lengths = z["X"], z["lengths"]
+    with torch.no_grad():
+        out, _ = net.lstm(torch.from_numpy(X).transpose(0, 1))            # (T, n, H)
+        y = torch.sigmoid(net.fc(out[torch.from_numpy(lengths - 1), torch.arange(len(lengths))]))[:, 0].numpy()
+    ours = mp.predict(cfg, params, X.transpose(1, 0, 2), lengths)[0]
+    np.testing.assert_allclose(y, ours, rtol=0, atol=1e-12)
