@@ -1,0 +1,190 @@
+"""Check a PyTorch LSTM against this reference, and the forum question answered.
+
+    python multiplication_problem.py                             # trains run/ (writes run/weights_torch.npz too)
+    python multiplication_problem.py --export-data test_set.npz  # that run's held-out test set, batch-first
+    python examples/pytorch_check.py --data test_set.npz         # our weights in nn.LSTM: both test MSEs
+
+    python examples/pytorch_check.py --forum                     # the forum configuration, and what fixes it
+
+PyTorch is optional for this project and never in requirements.txt
+(pip install torch). Data, stopping rule and test set come from
+multiplication_problem.py, so both frameworks are judged by the same code.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import multiplication_problem as mp  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+class Net(torch.nn.Module if torch else object):
+    """nn.LSTM -> nn.Linear(H, 1) on each sequence's last step -> sigmoid: the
+    module whose state dict run/weights_torch.npz holds (keys lstm.*, fc.*)."""
+
+    def __init__(self, H, layers=1):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(2, H, num_layers=layers, batch_first=True)
+        self.fc = torch.nn.Linear(H, 1)
+
+    def forward(self, X, lengths):                        # X (n, T, 2), lengths (n,)
+        out, _ = self.lstm(X)
+        last = out[torch.arange(len(lengths)), lengths - 1]
+        return torch.sigmoid(self.fc(last))[:, 0]
+
+
+# ----------------------------------------------------------------------------
+# 1. our trained weights in torch: the same test MSE
+
+def check(run_dir, data_path):
+    cfg, params, history, _ = mp.load_run(run_dir)
+    weights = os.path.join(run_dir, "weights_torch.npz")
+    if not os.path.exists(weights):
+        sys.exit(f"pytorch_check.py: error: {weights} is missing (torch has no 1997 cell: only --cell lstm runs "
+                 "with a forget gate are exported); train one with: python multiplication_problem.py")
+    with np.load(data_path) as z:
+        X, lengths, y = z["X"], z["lengths"], z["y"]
+        gen = json.loads(str(z["generator"]))
+    if (gen["task"], gen["dist"]) != (cfg.task, cfg.dist):
+        sys.exit(f"pytorch_check.py: error: {data_path} holds {gen['task']}/{gen['dist']} sequences, the run was "
+                 f"trained on {cfg.task}/{cfg.dist}; export with the run's task and distribution flags")
+    net = Net(cfg.hidden)
+    with np.load(weights) as z:
+        net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
+    with torch.no_grad():
+        theirs = net(torch.from_numpy(X).float(), torch.from_numpy(lengths)).double().numpy()
+    ours = mp.predict(cfg, params, X.transpose(1, 0, 2), lengths)[0]
+    print(f"run {run_dir}/: {cfg.task}, lstm {cfg.hidden} cells; data {data_path}: {len(y)} sequences"
+          + (" (the run's held-out test set)" if gen["is_test_set"] else ""))
+    print(f"  test MSE, this project (NumPy float64): {np.mean((ours - y) ** 2):.8f}"
+          + (f"   (history.json: {history['final_test_mse']:.8f})" if gen["is_test_set"] else ""))
+    print(f"  test MSE, torch nn.LSTM (float32):      {np.mean((theirs - y) ** 2):.8f}")
+    print(f"  largest |prediction difference|:         {np.abs(ours - theirs).max():.2e} (float32 rounding)")
+
+
+# ----------------------------------------------------------------------------
+# 2. the forum configuration and the smallest changes that make it learn
+
+FORUM = [  # (row, layers, cells, forget bias, optimiser, lr): each row changes one thing of the row above
+    ("forum: 3 layers x 2 cells, SGD lr 0.5", 3, 2, None, "sgd", 0.5),
+    ("one layer of 16 cells", 1, 16, None, "sgd", 0.5),
+    ("+ forget-gate bias 3", 1, 16, 3.0, "sgd", 0.5),
+    ("+ Adam lr 1e-3 instead of SGD", 1, 16, 3.0, "adam", 1e-3),
+]
+
+
+def forum_row(name, layers, cells, forget_bias, optimiser, lr, budget, test, seed=0):
+    """Train on the paper's adding sequences at T = 100, one sequence per step,
+    until the paper's stopping rule or `budget` sequences. Tracks the forum's
+    measures (squared error < 0.04, running mean since the start) beside the
+    paper's (|error| < 0.04 on each of the last 2000)."""
+    torch.manual_seed(seed)
+    net = Net(cells, layers)
+    if forget_bias is not None:
+        with torch.no_grad():
+            for name_, p in net.lstm.named_parameters():
+                if name_.startswith("bias"):          # torch's gate order i, f, g, o: f is the second quarter
+                    p[cells:2 * cells] = forget_bias / 2
+    opt = (torch.optim.SGD if optimiser == "sgd" else torch.optim.Adam)(net.parameters(), lr=lr)
+    cfg = mp.paper_config("adding")
+    stream = mp.Stream(cfg, mp.rng_for(seed, 1))        # every row sees the same sequences in the same order
+    recent, n_wrong, active = np.full((1, mp.WINDOW), np.inf), np.array([mp.WINDOW]), np.ones(1, bool)
+    forum_ok = np.zeros(mp.WINDOW, bool)
+    total_sq, stop_at = 0.0, None
+    t0 = time.perf_counter()
+    for i in range(budget):
+        X, L, y = stream.next()                         # X (T, 1, 2) time-major
+        pred = net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L))
+        loss = ((pred - torch.from_numpy(y).float()) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        err = float(pred.detach()[0]) - float(y[0])
+        total_sq += err * err
+        forum_ok[i % mp.WINDOW] = err * err < 0.04
+        mp.window_push(recent, n_wrong, i, np.array([[abs(err)]]), active)
+        if mp.paper_stop_points("adding", recent, n_wrong, ())["all_correct"][0]:
+            stop_at = i + 1
+            break
+    wall = time.perf_counter() - t0
+    X, L, y = test
+    with torch.no_grad():
+        p = net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L)).double().numpy()
+    seen = i + 1
+    return {"row": name, "sequences": seen, "stopped": stop_at is not None,
+            "forum_running_mse": total_sq / seen, "forum_correct_of_2000": int(forum_ok[:min(seen, mp.WINDOW)].sum()),
+            "paper_correct_of_2000": int(mp.WINDOW - n_wrong[0]),
+            "test_wrong": int((np.abs(p - y) > mp.CORRECT_ABS_ERR).sum()), "test_mse": float(np.mean((p - y) ** 2)),
+            "wall_sec": wall}
+
+
+def forum_table(rows, budget):
+    lines = ["| configuration | sequences to the paper's stop | forum's view at the end: running MSE, 'correct' (squared error < 0.04) of last 2000 "
+             "| paper's view: correct (abs error < 0.04) of last 2000 | test wrong of 2560 | test MSE | wall time |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        stop = f"{r['sequences']:,d}" if r["stopped"] else f"not within {budget:,d}"
+        lines.append(f"| {r['row']} | {stop} | {r['forum_running_mse']:.4f}, {r['forum_correct_of_2000']:,d} "
+                     f"| {r['paper_correct_of_2000']:,d} | {r['test_wrong']:,d} | {r['test_mse']:.5f} | {r['wall_sec']:,.0f} s |")
+    return "\n".join(lines)
+
+
+def forum(budget, out, rows):
+    torch.set_num_threads(1)
+    test = mp.make_test_set(mp.paper_config("adding"))
+    done = []
+    if os.path.exists(out):
+        with open(out) as f:
+            done = [r for r in json.load(f)["rows"] if r["row"] in [x[0] for x in rows]]
+    for spec in rows:
+        if any(r["row"] == spec[0] for r in done):
+            continue                                    # rows already in `out` are kept (re-run: delete the file)
+        done.append(forum_row(*spec, budget, test))
+        print(f"{done[-1]['row']}: {done[-1]['sequences']:,d} sequences, stopped: {done[-1]['stopped']}", flush=True)
+        mp.save_json(out, {"budget": budget, "torch": torch.__version__, "env": mp.environment(), "rows": done})
+    print(forum_table(done, budget))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", default="run", help="a trained lstm run (default %(default)s)")
+    p.add_argument("--data", default="test_set.npz", help="sequences written by --export-data (default %(default)s)")
+    p.add_argument("--forum", action="store_true", help="run the forum configuration and the fixes (adding, T = 100)")
+    p.add_argument("--sequences", type=int, default=100_000, help="--forum: budget per row (default %(default)s)")
+    p.add_argument("--out", default="results/pytorch_forum/forum.json", help="--forum: results file (default %(default)s)")
+    a = p.parse_args()
+    if torch is None:
+        print("pytorch_check.py: error: PyTorch is not installed (pip install torch); this project needs it only here",
+              file=sys.stderr)
+        return 2
+    if a.forum:
+        if not 1 <= a.sequences <= 10_000_000:
+            print(f"pytorch_check.py: error: --sequences: must be in [1, 10000000], got {a.sequences}", file=sys.stderr)
+            return 2
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        forum(a.sequences, a.out, FORUM)
+        return 0
+    for path, what in ((a.data, "python multiplication_problem.py --export-data " + a.data),
+                       (os.path.join(a.run, "history.json"), "python multiplication_problem.py --save-dir " + a.run)):
+        if not os.path.exists(path):
+            print(f"pytorch_check.py: error: {path} is missing; make it with: {what}", file=sys.stderr)
+            return 2
+    try:
+        check(a.run, a.data)
+    except mp.RunError as e:
+        print(f"pytorch_check.py: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
