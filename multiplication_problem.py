@@ -40,52 +40,81 @@ WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequenc
 HISTORY_VERSION = 1
 RUN_FILES = ("weights.npz", "history.json", "snapshots.npz", "weights_torch.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
+SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # 1997 cell: (a_g, a_h), g = a_g tanh(net/2), h = a_h tanh(s/2)
 
 
 # ----------------------------------------------------------------------------
 # configuration
 
+def option(default, help=None, **argparse_kw):
+    """A Config field; with `help` it is also a command-line flag --name-with-dashes
+    (argparse_kw: choices, flag, default_text), whose help gets the default appended."""
+    meta = {} if help is None else {"help": help, **argparse_kw}
+    return dataclasses.field(default=default, metadata=meta)
+
+
 @dataclass
 class Config:
-    task: str = "multiplication"     # multiplication (X1*X2) or adding (0.5+(X1+X2)/4)
-    dist: str = "reference"          # reference: one length per batch; paper: per-sequence lengths
-    T_min: int = 20                  # shortest training sequence
-    T_max: int = 30                  # longest training sequence
-    eval_T: int = 30                 # test-set length (reference distribution only)
-    n_test: int = 2560               # size of the fixed held-out test set
-    test_seed: int = 1234            # the test set's own seed, shared by all trials
-    cell: str = "lstm"               # lstm (forget gate, BPTT) or lstm97 (1997 cell)
-    hidden: int = 16                 # lstm: cells (reference: 8; see README)
-    blocks: int = 2                  # lstm97: memory blocks
-    cells_per_block: int = 2         # lstm97: cells sharing one input and one output gate
-    forget_gate: bool = True         # lstm: False fixes f = 1 (constant error carousel)
-    forget_bias: float = 3.0         # lstm: initial forget-gate bias (reference: 1.0; see README)
-    init_scale: float = 0.0          # uniform init half-width; 0 means 1/sqrt(hidden) (lstm), 0.1 (lstm97)
-    gate_biases: bool = False        # lstm97: input-gate biases -3, -6, ... (paper, adding)
-    gradient: str = "full"           # lstm97: full (BPTT) or truncated (paper)
-    output: str = "logistic"         # output unit: logistic (paper, reference) or linear (ablation)
-    # readings of the paper where its text allows more than one (lstm97; see docs/paper.md)
-    squash: str = "body"             # ranges of g, h: body (g [-2,2], h [-1,1]) or caption (Table 10: swapped)
-    out_gate_biases: bool = False    # output-gate biases -1, -2, ... (Section 4, Experiment 1's values)
-    error_factor: float = 1.0        # sgd: 1 = eq. (19), f'(net)(t - y); 2 = eqs. (16)-(17) literally
-    output_reads: str = "current"    # output unit reads the cells of this step (Section 5) or the previous (App. A.1)
-    output_error: str = "fprime"     # output error signal f'(net)(t - y), or plain t - y (a hypothesis, not the text)
-    optimizer: str = "adam"          # adam or sgd
-    lr: float = 5e-3                 # learning rate
-    clip: float = 1.0                # adam: global gradient-norm clip per trial (0 = off)
-    batch_size: int = 32             # sequences per update
-    max_iters: int = 6000            # update budget
-    stop: str = "test_mse"           # test_mse: held-out MSE below target; paper: training window
-    target_test_mse: float = 0.03    # early-stop threshold for stop=test_mse
-    n_seq: tuple = (140,)            # stop=paper, multiplication: stop when fewer than n wrong of 2000
-    eval_every: int = 500            # iterations between test-set evaluations
-    loss_every: int = 1              # iterations averaged into one recorded training loss
-    snapshot_every: int = 1          # first interval between weight snapshots (single runs); it
-                                     # doubles whenever 2 * SNAPSHOTS are held, so any run keeps 100-200
-    checkpoint_every: int = 0        # iterations between checkpoints (0 = only on an interrupt)
-    dtype: str = "float64"           # float64 or float32 for training
-    seed: int = 0                    # seed of a single run
-    quiet: bool = False              # no progress lines
+    """Every setting of a run. Fields with help are the trainer's flags."""
+    task: str = option("multiplication", "which problem: multiplication (target X1*X2) or adding "
+                       "(target 0.5 + (X1+X2)/4)", choices=TASKS)
+    dist: str = option("reference", "training distribution: reference (one length per batch in [T-min, T-max]) or "
+                       "paper (each sequence its own length)", choices=DISTS)
+    T_min: int = option(20, "shortest training sequence")
+    T_max: int = option(30, "longest training sequence")
+    eval_T: int = option(30, "length of the held-out test sequences (reference distribution; the paper's test "
+                         "set has the training lengths)")
+    n_test: int = option(2560, "size of the fixed held-out test set")
+    test_seed: int = option(1234, "seed of the held-out test set, shared by all trials")
+    cell: str = option("lstm", "lstm: forget-gate LSTM (full BPTT); lstm97: the 1997 LSTM", choices=CELLS)
+    hidden: int = option(16, "lstm: cells (the reference used 8)")
+    blocks: int = option(2, "lstm97: memory blocks")
+    cells_per_block: int = option(2, "lstm97: cells sharing one input and one output gate")
+    forget_gate: bool = option(True, "lstm: fix the forget gate at 1 (no forget gate)", flag="--no-forget-gate")
+    forget_bias: float = option(3.0, "lstm: initial forget-gate bias (the reference used 1.0)")
+    init_scale: float = option(0.0, "uniform initialisation half-width", default_text="1/sqrt(hidden) for lstm, 0.1 for lstm97")
+    gate_biases: bool = option(False)    # lstm97: input-gate biases -3, -6, ... (the paper's adding problem)
+    gradient: str = option("full", "lstm97: full BPTT, or the paper's truncated gradient (error flows back in "
+                           "time only through the cell states)", choices=("full", "truncated"))
+    output: str = option("logistic", "output unit: logistic (the paper, the reference) or linear (an ablation)",
+                         choices=("logistic", "linear"))
+    # readings of the paper where its text allows more than one (lstm97; docs/paper.md quotes them)
+    squash: str = option("body", "lstm97 reading: ranges of g and h. body: g in [-2, 2], h in [-1, 1] (Experiment 4: "
+                         "'All activation functions are logistic with output range [0, 1], except for h, whose range is "
+                         "[-1, 1], and g, whose range is [-2, 2]'; Appendix A.1). caption: g in [-1, 1], h in [-2, 2] "
+                         "(Table 10's caption: 'h1 is logistic sigmoid in [-2, 2]', 'g2 in [-1, 1]')", choices=tuple(SQUASH))
+    out_gate_biases: bool = option(False, "lstm97 reading: output-gate biases -1, -2, ... per block (Section 4: 'each "
+                                   "output gate gets a negative initial bias, to push initial memory cell activations "
+                                   "towards zero'; the values are Experiment 1's); otherwise random in [-0.1, 0.1] like "
+                                   "every weight (Table 10: 'r')")
+    error_factor: float = option(1.0, "sgd reading: 1 = the output error f'(net)(t - y) of eq. (19); 2 = eqs. (16)-(17) "
+                                 "read literally, E = sum (t - y)^2, whose derivative is 2 f'(net)(t - y) (the same "
+                                 "as twice the learning rate)", choices=(1.0, 2.0))
+    output_reads: str = option("current", "lstm97 reading: the output unit reads the cell outputs of the same step "
+                               "(Section 5: input units are set, then hidden units, then output units) or of the "
+                               "previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))", choices=("current", "previous"))
+    output_error: str = option("fprime", "output error signal: fprime = f'(net)(t - y) (the paper); plain = t - y "
+                               "without f'(net), i.e. cross-entropy on a logistic output: a hypothesis about the "
+                               "original program, not in the text", choices=("fprime", "plain"))
+    optimizer: str = option("adam", "adam, or plain sgd (no momentum)", choices=("adam", "sgd"))
+    lr: float = option(5e-3, "learning rate (sgd without --paper: 0.1)")
+    clip: float = option(1.0, "adam: global gradient-norm clip per trial, 0 = off")
+    batch_size: int = option(32, "sequences per update")
+    max_iters: int = option(6000, "update budget")
+    stop: str = option("test_mse", "stopping rule: test_mse (held-out MSE below --target-test-mse) or paper (the "
+                       "training-window rules)", choices=("test_mse", "paper"))
+    target_test_mse: float = option(0.03, "stop once the held-out MSE is below this (stop test_mse)")
+    n_seq: tuple = option((140,), "stop paper, multiplication: stop when fewer than n of the last 2000 training "
+                          "sequences are wrong; several points as 140,13")
+    eval_every: int = option(500, "iterations between held-out evaluations")
+    loss_every: int = option(1)          # iterations averaged into one recorded training loss
+    snapshot_every: int = option(1, "first interval (iterations) between weight snapshots of a single run, for the "
+                                 f"GIF; it doubles whenever {2 * SNAPSHOTS} are held, so any run keeps "
+                                 f"{SNAPSHOTS}-{2 * SNAPSHOTS}; 0 = none")
+    checkpoint_every: int = option(0, "iterations between checkpoints in the save dir (0 = only on Ctrl-C / SIGTERM)")
+    dtype: str = option("float64", "training precision", choices=("float64", "float32"))
+    seed: int = option(0, "seed of a single run (weights and data)")
+    quiet: bool = option(False, "no progress lines")
 
     def init_half_width(self):
         if self.init_scale > 0:
@@ -385,7 +414,6 @@ def lstm_backward(params, cache, dy):
 # on a small contiguous array costs ~0.25 us, on a strided one ~1 us, and the
 # paper's protocol runs about 10^9 such steps at T = 1000).
 
-SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # (a_g, a_h) of each reading
 
 
 class Cache97(NamedTuple):
@@ -1027,7 +1055,7 @@ def load_checkpoints(cfg, seeds, workers, save_dir):
             diff = [f.name for f in dataclasses.fields(Config)
                     if f.name not in ("quiet", "checkpoint_every") and getattr(saved, f.name) != getattr(cfg, f.name)]
             raise UsageError(f"--resume: {path} was made with other settings (differs in: "
-                             f"{', '.join(FLAG_OF.get(d, '--' + d.replace('_', '-')) for d in diff) or 'seeds'})")
+                             f"{', '.join(flag_name(f) for f in dataclasses.fields(Config) if f.name in diff) or 'seeds'})")
         states.append(st)
     return states
 
@@ -1297,70 +1325,50 @@ def parse_seeds(text, flag="--seeds"):
     return seeds
 
 
-def build_parser(description="Train LSTMs on the multiplication (or adding) problem.", save_dir=True):
+def flag_name(field):
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
+def default_text(name):
+    """The default of a Config field as its help shows it, with --paper's where it differs."""
     d = Config()
+    shown = dataclasses.fields(Config)
+    meta = next(f.metadata for f in shown if f.name == name)
+    text = meta.get("default_text", str(getattr(d, name)).replace("(", "").replace(",)", "").replace(")", ""))
+    paper = {t: getattr(paper_config(t), name) for t in TASKS}
+    if name not in ("seed", "quiet", "task") and any(v != getattr(d, name) for v in paper.values()):
+        p = (str(paper["adding"]) if paper["adding"] == paper["multiplication"] else
+             f"{paper['adding']} adding, {paper['multiplication']} multiplication")
+        text += f"; {p.replace('(', '').replace(',)', '').replace(')', '')} with --paper"
+    return text
+
+
+def build_parser(description="Train LSTMs on the multiplication (or adding) problem.", save_dir=True):
+    """The run options, then one flag per Config field that has help (defaults None:
+    config_from_args fills in Config's or --paper's)."""
     p = Parser(description=description)
     a = p.add_argument
-    a("--task", choices=TASKS, default=d.task, help="which problem (default %(default)s)")
-    a("--seed", type=int, default=d.seed, help="seed of a single run (weights, data; default %(default)s)")
     a("--seeds", default=None, help="train several seeds in lockstep, e.g. 0-29 or 0,3,7; writes sweep.json")
-    a("--workers", type=int, default=os.cpu_count() or 1, help="processes for --seeds; results do not depend on it (default: cores, %(default)s)")
-    a("--paper", action="store_true", help="the paper's protocol for --task: 1997 LSTM, on-line SGD, paper generator and stopping")
-    a("--T", type=int, default=None, help="minimal sequence length for --paper (lengths in [T, T+T/10]); default 100")
-    a("--n-seq", default=None, help="--paper multiplication: stop when fewer than n of the last 2000 are wrong; several as 140,13")
-    a("--dist", choices=DISTS, default=None, help="training distribution (default: reference, or paper with --paper)")
-    a("--max-iters", type=int, default=None, help="update budget (default 6000; 5,000,000 with --paper)")
-    a("--T-min", type=int, default=None, help=f"shortest training sequence (default {d.T_min})")
-    a("--T-max", type=int, default=None, help=f"longest training sequence (default {d.T_max})")
-    a("--eval-T", type=int, default=None, help=f"length of the held-out test sequences (default {d.eval_T})")
-    a("--n-test", type=int, default=None, help=f"held-out test sequences (default {d.n_test})")
-    a("--test-seed", type=int, default=None, help=f"seed of the held-out test set (default {d.test_seed})")
-    a("--cell", choices=CELLS, default=None, help="lstm: forget-gate LSTM; lstm97: the 1997 LSTM (default lstm)")
-    a("--hidden", type=int, default=None, help=f"lstm cells (default {d.hidden})")
-    a("--blocks", type=int, default=None, help=f"lstm97 memory blocks (default {d.blocks})")
-    a("--cells-per-block", type=int, default=None, help=f"lstm97 cells per block (default {d.cells_per_block})")
-    a("--no-forget-gate", action="store_true", help="lstm: fix the forget gate at 1")
-    a("--forget-bias", type=float, default=None, help=f"lstm: initial forget-gate bias (default {d.forget_bias})")
-    a("--init-scale", type=float, default=None, help="uniform init half-width (default 1/sqrt(hidden); 0.1 for lstm97)")
-    a("--gradient", choices=("full", "truncated"), default=None, help="lstm97: full BPTT or the paper's truncated gradient (default full; truncated with --paper)")
-    a("--output", choices=("logistic", "linear"), default=None,
-      help="output unit: logistic (default; the paper and the reference) or linear (an ablation)")
-    a("--squash", choices=tuple(SQUASH), default=None,
-      help="lstm97 reading: ranges of g and h. body (default): g in [-2, 2], h in [-1, 1] (Experiment 4: 'All activation "
-           "functions are logistic with output range [0, 1], except for h, whose range is [-1, 1], and g, whose range is "
-           "[-2, 2]'; Appendix A.1). caption: g in [-1, 1], h in [-2, 2] (Table 10's caption: 'h1 is logistic sigmoid in "
-           "[-2, 2]', 'g2 in [-1, 1]')")
-    a("--out-gate-biases", action="store_true",
-      help="lstm97 reading: output-gate biases -1, -2, ... per block (Section 4: 'each output gate gets a negative initial "
-           "bias, to push initial memory cell activations towards zero'; the values are Experiment 1's). Default: random "
-           "in [-0.1, 0.1] like every weight (Table 10: 'r')")
-    a("--error-factor", type=float, choices=(1.0, 2.0), default=None,
-      help="sgd reading: 1 (default) = the output error f'(net)(t - y) of eq. (19); 2 = eqs. (16)-(17) read literally, "
-           "E = sum (t - y)^2, whose derivative is 2 f'(net)(t - y) (the same as twice the learning rate)")
-    a("--output-reads", choices=("current", "previous"), default=None,
-      help="lstm97 reading: the output unit reads the cell outputs of the same step (default; Section 5: 'input units are "
-           "set, then hidden units, then output units') or of the previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))")
-    a("--output-error", choices=("fprime", "plain"), default=None,
-      help="output error signal: fprime (default, the paper) = f'(net)(t - y); plain = t - y without f'(net), i.e. "
-           "cross-entropy on a logistic output: a hypothesis about the original program, not in the text")
-    a("--optimizer", choices=("adam", "sgd"), default=None, help="adam (default) or plain sgd (default with --paper)")
-    a("--lr", type=float, default=None, help=f"learning rate (default {d.lr}; paper: 0.5 adding, 0.1 multiplication)")
-    a("--clip", type=float, default=None, help=f"global gradient-norm clip per trial, 0 = off (default {d.clip})")
-    a("--batch-size", type=int, default=None, help=f"sequences per update (default {d.batch_size}; 1 with --paper)")
-    a("--target-test-mse", type=float, default=None, help=f"stop once held-out MSE is below this (default {d.target_test_mse})")
-    a("--stop", choices=("test_mse", "paper"), default=None, help="stopping rule: test_mse, or paper (the training-window rule; default with --paper)")
-    a("--eval-every", type=int, default=None, help=f"iterations between test evaluations (default {d.eval_every})")
-    a("--checkpoint-every", type=int, default=None,
-      help="iterations between checkpoints in the save dir (default 0 = only on Ctrl-C/SIGTERM; 50000 with --paper)")
+    a("--workers", type=int, default=os.cpu_count() or 1,
+      help="processes for --seeds; results do not depend on it (default: the number of cores)")
+    a("--paper", action="store_true", help="the paper's protocol for --task: the 1997 LSTM, its truncated gradient, "
+      "on-line gradient descent, the paper's generator and stopping rules")
+    a("--T", type=int, default=None, help="minimal sequence length for --paper: lengths in [T, T + T/10] (default 100)")
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        shown = "" if isinstance(f.default, bool) else f" (default {default_text(f.name)})"
+        help_ = (meta["help"] + shown).replace("%", "%%")
+        if isinstance(f.default, bool):
+            a(flag_name(f), dest=f.name, action="store_const", const=not f.default, default=None, help=help_)
+        else:
+            kind = str if isinstance(f.default, tuple) else type(f.default)
+            a(flag_name(f), dest=f.name, type=kind, choices=meta.get("choices"), default=None, help=help_)
     a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise)")
-    a("--snapshot-every", type=int, default=None, help=f"first interval between weight snapshots for the GIF, doubled as needed to keep "
-      f"{SNAPSHOTS}-{2 * SNAPSHOTS}; 0 = none (default {d.snapshot_every})")
-    a("--dtype", choices=("float64", "float32"), default=None, help="training precision (default float64)")
     if save_dir:
         a("--save-dir", default="run", help="where the run is written (default %(default)s)")
         a("--viz-dir", default="viz", help="where --seeds draws sweep.png (default %(default)s)")
-    a("--quiet", action="store_true", help="no progress lines")
-    if save_dir:
         a("--export-data", default=None, metavar="FILE.npz",
           help="write sequences for another framework and exit (no training): X (N, T, 2) batch-first, lengths, y, "
                "and the generator settings; by default exactly the held-out test set of the task and distribution flags")
@@ -1368,14 +1376,6 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
         a("--export-seed", type=int, default=None, help="with --export-data: their generator's seed (default: --test-seed)")
     return p
 
-
-FLAG_OF = {"T_min": "--T-min", "T_max": "--T-max", "eval_T": "--eval-T", "n_test": "--n-test",
-           "test_seed": "--test-seed", "hidden": "--hidden", "blocks": "--blocks",
-           "cells_per_block": "--cells-per-block", "forget_bias": "--forget-bias",
-           "init_scale": "--init-scale", "lr": "--lr", "clip": "--clip", "batch_size": "--batch-size",
-           "max_iters": "--max-iters", "target_test_mse": "--target-test-mse",
-           "eval_every": "--eval-every", "snapshot_every": "--snapshot-every", "seed": "--seed",
-           "checkpoint_every": "--checkpoint-every"}
 
 MIN_T = 12        # the first marker may sit at step 9 and the last step is a sentinel
 
@@ -1388,25 +1388,17 @@ def config_from_args(args):
         T = 100 if args.T is None else args.T
         if not MIN_T <= T <= 100_000:
             raise UsageError(f"--T: must be in [{MIN_T}, 100000], got {T}")
-        cfg = paper_config(args.task, T)
+        cfg = paper_config(args.task or "multiplication", T)
     else:
-        cfg = Config(task=args.task)
-    over = {name: getattr(args, name) for name in
-            ("dist", "max_iters", "T_min", "T_max", "eval_T", "n_test", "test_seed", "cell", "hidden",
-             "blocks", "cells_per_block", "forget_bias", "init_scale", "gradient", "output", "optimizer", "lr",
-             "clip", "batch_size", "target_test_mse", "stop", "eval_every", "snapshot_every", "dtype",
-             "checkpoint_every", "squash", "error_factor", "output_reads", "output_error")
-            if getattr(args, name) is not None}
-    if args.no_forget_gate:
-        over["forget_gate"] = False
-    if args.out_gate_biases:
-        over["out_gate_biases"] = True
-    if args.n_seq is not None:
+        cfg = Config()
+    over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+            if getattr(args, f.name, None) is not None}
+    if "n_seq" in over:
         try:
-            over["n_seq"] = tuple(int(n) for n in args.n_seq.split(","))
+            over["n_seq"] = tuple(int(n) for n in over["n_seq"].split(","))
         except ValueError:
-            raise UsageError(f"--n-seq: cannot read {args.n_seq!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
-    cfg = dataclasses.replace(cfg, seed=args.seed, quiet=args.quiet, **over)
+            raise UsageError(f"--n-seq: cannot read {over['n_seq']!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
+    cfg = dataclasses.replace(cfg, **over)
     if "lr" not in over and "optimizer" in over and not args.paper:
         cfg = dataclasses.replace(cfg, lr=0.1 if cfg.optimizer == "sgd" else 5e-3)
     validate(cfg)
@@ -1416,7 +1408,7 @@ def config_from_args(args):
 def validate(cfg):
     def need(ok, name, rng):
         if not ok:
-            raise UsageError(f"{FLAG_OF.get(name, '--' + name.replace('_', '-'))}: must be {rng}, got {getattr(cfg, name)}")
+            raise UsageError(f"--{name.replace('_', '-')}: must be {rng}, got {getattr(cfg, name)}")
     ints = {"T_min": (MIN_T, 100_000), "eval_T": (MIN_T, 100_000), "n_test": (1, 1_000_000),
             "test_seed": (0, 2 ** 32 - 1), "hidden": (1, 4096), "blocks": (1, 1024),
             "cells_per_block": (1, 1024), "batch_size": (1, 65_536), "max_iters": (1, 10 ** 9),

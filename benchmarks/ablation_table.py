@@ -21,8 +21,8 @@ ORDER = ["reference", "forget_bias_2", "forget_bias_3", "init_0.1", "lr_0.01", "
 
 
 def reference_table():
-    print("| setting | seeds reaching 0.03 (of 30) | median sequences to target | wall time | command |")
-    print("|---|---|---|---|---|")
+    out = ["| setting | seeds reaching 0.03 (of 30) | median sequences to target | wall time | command |", "|---|---|---|---|---|"]
+    print = out.append
     paths = glob.glob(os.path.join(ROOT, "results", "ablations", "*", "sweep.json"))
     rank = lambda p: ORDER.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in ORDER else 99
     for path in sorted(paths, key=rank):
@@ -34,6 +34,7 @@ def reference_table():
         med = f"{s['median_sequences']:,.0f}" if "median_sequences" in s else "-"
         cmd = f"`python multiplication_problem.py --seeds 0-29 --max-iters 8000 {flags}`"
         print(f"| {name} | {s['reached_target']}/{n} | {med} | {s['elapsed_sec']:.0f} s | {cmd} |")
+    return "\n".join(out)
 
 
 PAPER_ORDER = ["lstm_h8_fb2_adam", "lstm_adam", "lstm_no_forget_adam", "lstm97_truncated_adam",
@@ -46,9 +47,9 @@ def first_below(curve, level):
 
 
 def paper_table():
-    print("| row | cell | forget gate | gradient | optimiser | seeds below MSE 0.0223 (of 10), median sequences "
-          "| seeds below 0.0139, median sequences | median final test MSE | wall time |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    out = ["| row | cell | forget gate | gradient | optimiser | seeds below MSE 0.0223 (of 10), median sequences "
+           "| seeds below 0.0139, median sequences | median final test MSE | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    print = out.append
     paths = glob.glob(os.path.join(ROOT, "results", "ablations_paper", "*", "sweep.json"))
     name = lambda p: os.path.basename(os.path.dirname(p))
     for path in sorted(paths, key=lambda p: PAPER_ORDER.index(name(p)) if name(p) in PAPER_ORDER else 99):
@@ -66,7 +67,8 @@ def paper_table():
         mse = np.median([t["final_test_mse"] for t in s["trials"]])
         print(f"| {name(path)} | {cell} | {fg} | {grad} | {opt} | {cells[0]} | {cells[1]} | {mse:.4f} "
               f"| {s['elapsed_sec']:,.0f} s |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
-    paper_table() if "--paper" in sys.argv else reference_table()
+    print(paper_table() if "--paper" in sys.argv else reference_table())
