@@ -100,9 +100,13 @@ def test_paper_distribution(task):
 @pytest.mark.parametrize("task,fixed", [("multiplication", 1.0), ("adding", 0.0)])
 def test_x1_rule_when_step_0_is_marked(task, fixed):
     cfg = mp.paper_config(task, 30)
-    X, L, y = mp.make_sequences(np.random.default_rng(2), 20_000, cfg)
+    n = 200_000
+    X, L, y = mp.make_sequences(np.random.default_rng(2), n, cfg)
     hit = X[0, :, 1] == 1.0
-    assert 0.15 < hit.mean() < 0.2            # P = 1/10 + 9/10 * 1/13
+    # X1 on step 0 (1/10), or X2 on step 0: one of the m - 1 = 13 free steps among the
+    # first T/2 - 1 = 14 (9/10 * 1/13). An off-by-one (15 steps: 1/14) gives 0.1643.
+    p = 1 / 10 + 9 / 10 * 1 / 13
+    assert abs(hit.mean() - p) < 3 * np.sqrt(p * (1 - p) / n)    # 0.0025, half the off-by-one's 0.0049
     assert np.all(X[0, hit, 0] == fixed)
     check_common(X, L, y, cfg)
 

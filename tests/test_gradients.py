@@ -200,16 +200,20 @@ def test_1997_initialisation():
     assert np.abs(q["b"]).max() <= 0.1
 
 
-@pytest.mark.parametrize("cfg", [
-    # trials stop at iterations 30, 40 and 30: the lockstep group shrinks as they do
-    mp.Config(max_iters=80, eval_every=10, quiet=True, snapshot_every=0, target_test_mse=0.047,
-              batch_size=8, n_test=128),
-    mp.paper_config("multiplication", T=20, max_iters=150, eval_every=50, quiet=True),
+@pytest.mark.parametrize("cfg,stops", [
+    (mp.Config(max_iters=80, eval_every=10, quiet=True, snapshot_every=0, target_test_mse=0.047,
+               batch_size=8, n_test=128), [20, 10, 10]),
+    # both paper stopping points, reached at different times: the group shrinks from 3 to 2 to 1
+    (mp.paper_config("multiplication", T=20, max_iters=3000, eval_every=500, quiet=True, n_seq=(1900, 1850),
+                     n_test=128), [1737, 1697, 1562]),
 ], ids=["lstm-adam-reference", "lstm97-sgd-paper"])
-def test_trials_in_lockstep_equal_separate_runs(cfg):
+def test_trials_in_lockstep_equal_separate_runs(cfg, stops):
     together = mp.train(cfg, [4, 0, 7])
+    assert [r["iterations"] for r in together["results"]] == stops
+    assert all(r["reached_target"] for r in together["results"])
     for k, seed in enumerate([4, 0, 7]):
         alone = mp.train(cfg, [seed])
         for name, v in alone["params"].items():
             assert np.array_equal(v[0], together["params"][name][k]), (seed, name)
         assert alone["results"][0]["test_curve"] == together["results"][k]["test_curve"]
+        assert alone["results"][0]["stops"] == together["results"][k]["stops"]

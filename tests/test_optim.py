@@ -55,3 +55,21 @@ def test_clipping_caps_the_global_norm_per_trial():
             assert after[k] == norms[k]
     # direction unchanged
     np.testing.assert_allclose(clipped["Wx"][0] * norms[0], grads["Wx"][0], rtol=1e-12)
+
+
+def test_adam_first_two_steps_by_hand():
+    """Bias-corrected Adam, written out with scalars: step 1 moves by lr * g / (|g| + eps),
+    about lr; without the bias corrections it would move by about 3.2 lr."""
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    g1, g2 = 0.5, -0.25
+    params = {"wy": np.array([[1.0]])}
+    state = mp.adam_init(params)
+    mp.adam_step(params, {"wy": np.array([[g1]])}, state, lr)
+    x1 = 1.0 - lr * ((1 - b1) * g1 / (1 - b1)) / (np.sqrt((1 - b2) * g1 ** 2 / (1 - b2)) + eps)
+    assert abs(params["wy"][0, 0] - x1) < 1e-15 and abs(x1 - 0.9) < 1e-7
+    mp.adam_step(params, {"wy": np.array([[g2]])}, state, lr)
+    m = b1 * (1 - b1) * g1 + (1 - b1) * g2                      # 0.02
+    v = b2 * (1 - b2) * g1 ** 2 + (1 - b2) * g2 ** 2            # 0.00031225
+    x2 = x1 - lr * (m / (1 - b1 ** 2)) / (np.sqrt(v / (1 - b2 ** 2)) + eps)
+    assert abs(params["wy"][0, 0] - x2) < 1e-15
+    assert abs(params["wy"][0, 0] - 0.873366) < 1e-6            # 0.9 - 0.1 * (0.02 / 0.19) / sqrt(0.00031225 / 0.001999)
