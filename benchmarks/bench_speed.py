@@ -1,11 +1,15 @@
 """Training speed at the reference setting, and the paper protocol's step rate.
 
-    python benchmarks/bench_speed.py            # numpy float64 / float32
-    python benchmarks/bench_speed.py --torch    # plus a PyTorch nn.LSTM + Adam loop (if installed)
+    python benchmarks/bench_speed.py                      # numpy float64 / float32
+    python benchmarks/bench_speed.py --torch              # plus a PyTorch nn.LSTM + Adam loop (if installed)
+    python benchmarks/bench_speed.py --paper --against 4fd107e   # the paper protocol, this code vs that commit's
+    python benchmarks/bench_speed.py --time-to-target 100-129 --torch   # seconds to the target, ours vs PyTorch
 
 Prints milliseconds per training iteration (data, forward, backward, update;
 no evaluation) and sequences per second. Reference setting: batch 32, T in
 [20, 30], 8 cells, Adam. Best of --repeats timings of --iters iterations.
+Every comparison runs both sides in this process, alternating, so that the
+machine's state is the same for both.
 """
 import argparse
 import dataclasses
@@ -15,16 +19,37 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 import multiplication_problem as mp  # noqa: E402
 
 
-def numpy_loop(cfg, seeds, iters):
-    """The trainer's inner loop, without evaluation or bookkeeping."""
+def module_at(rev):
+    """multiplication_problem.py as it was at git revision `rev`, imported under another name."""
+    import importlib.util
+    import subprocess
+    import tempfile
+    src = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:multiplication_problem.py"], capture_output=True,
+                         text=True, check=True).stdout
+    path = os.path.join(tempfile.mkdtemp(), f"mp_{rev}.py")
+    with open(path, "w") as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location(f"mp_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def numpy_loop(cfg, seeds, iters, mp=mp):
+    """The trainer's inner loop, without evaluation or bookkeeping (mp: this
+    module, or an older version of it from module_at)."""
     params = mp.init_params(cfg, seeds)
     streams = [mp.Stream(cfg, mp.rng_for(s, 1)) for s in seeds]
     opt = mp.adam_init(params) if cfg.optimizer == "adam" else None
     dtype = np.dtype(cfg.dtype)
+    for s in streams:
+        s.next()                                   # the first chunk of sequences is drawn outside the timing
     t0 = time.perf_counter()
     for _ in range(iters):
         X, L, y_true = mp.stack_trials([s.next() for s in streams], dtype)
@@ -81,16 +106,97 @@ def best(fn, repeats):
     return min(fn() for _ in range(repeats))
 
 
+def paper_against(rev, iters, repeats):
+    """The paper protocol (10 trials in lockstep), this code and `rev`'s, alternating."""
+    old = module_at(rev)
+    for task, T, n in (("adding", 100, iters), ("adding", 1000, max(20, iters // 10))):
+        times = {"old": [], "new": []}
+        for _ in range(repeats):
+            for name, m in (("old", old), ("new", mp)):
+                times[name].append(numpy_loop(m.paper_config(task, T), list(range(10)), n, m) / n)
+        o, w = min(times["old"]), min(times["new"])
+        print(f"  paper protocol {task}, T={T}, 10 trials in lockstep: {rev} {1e3 * o:.3f} ms per on-line step, "
+              f"this code {1e3 * w:.3f} ms -> {o / w:.2f}x the sequences per second ({10 / w:,.0f} sequences/s)")
+
+
+def torch_to_target(cfg, seed, test, check_every):
+    """A PyTorch nn.LSTM + Adam loop with this project's defaults (16 cells, forget bias 3,
+    uniform init +-1/sqrt(H), Adam 5e-3, clip 1.0, batch 32) on the same data and test set,
+    until the held-out MSE is below the target: -> (seconds, iterations or None)."""
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    H, s = cfg.hidden, cfg.init_half_width()
+    lstm, head = torch.nn.LSTM(2, H), torch.nn.Linear(H, 1)
+    with torch.no_grad():
+        for p in list(lstm.parameters()) + list(head.parameters()):
+            p.uniform_(-s, s)
+        lstm.bias_ih_l0[H:2 * H] = cfg.forget_bias
+        lstm.bias_hh_l0[H:2 * H] = 0.0
+    params = list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    stream = mp.Stream(cfg, mp.rng_for(seed, 1))
+    Xt, yt = torch.from_numpy(test[0]).float(), torch.from_numpy(test[2]).float()
+    t0 = time.perf_counter()
+    for it in range(1, cfg.max_iters + 1):
+        X, L, y = stream.next()
+        out, _ = lstm(torch.from_numpy(X).float())
+        loss = ((torch.sigmoid(head(out[-1]))[:, 0] - torch.from_numpy(y).float()) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        opt.step()
+        if it % check_every == 0:
+            with torch.no_grad():
+                mse = float(((torch.sigmoid(head(lstm(Xt)[0][-1]))[:, 0] - yt) ** 2).mean())
+            if mse < cfg.target_test_mse:
+                return time.perf_counter() - t0, it
+    return time.perf_counter() - t0, None
+
+
+def time_to_target(seeds, with_torch):
+    """Seconds to the held-out target per seed, ours (the trainer, in process) and, with
+    --torch, the PyTorch loop, alternating seed by seed."""
+    cfg = mp.Config(quiet=True, snapshot_every=0, max_iters=8000)
+    test = mp.make_test_set(cfg)
+    ours, theirs = [], []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        r = mp.train(cfg, [seed], log=lambda s: None)["results"][0]
+        ours.append((time.perf_counter() - t0, r["iterations"] if r["reached_target"] else None))
+        if with_torch:
+            theirs.append(torch_to_target(cfg, seed, test, cfg.eval_every))
+    for name, rows in (("this project", ours), ("torch nn.LSTM + Adam (1 thread)", theirs)):
+        if rows:
+            hit = [r for r in rows if r[1] is not None]
+            print(f"  {name}: {len(hit)}/{len(rows)} seeds reach test MSE < {cfg.target_test_mse} within "
+                  f"{cfg.max_iters} iterations; total {sum(r[0] for r in rows):.1f} s, median per seed "
+                  f"{np.median([r[0] for r in rows]):.2f} s, median iterations {np.median([r[1] for r in hit]) if hit else '-'}")
+    if ours and theirs:
+        print(f"  -> this project {sum(r[0] for r in theirs) / sum(r[0] for r in ours):.1f}x faster to the target in total")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--iters", type=int, default=1000, help="iterations per timing")
     p.add_argument("--repeats", type=int, default=3, help="timings; the best is reported")
     p.add_argument("--torch", action="store_true", help="also time PyTorch nn.LSTM + Adam (one thread)")
     p.add_argument("--paper", action="store_true", help="also time the paper protocol (1997 cell, online, T=100)")
+    p.add_argument("--against", metavar="REV", help="with --paper: time the paper protocol of git revision REV too, alternating")
+    p.add_argument("--time-to-target", metavar="SEEDS", help="seconds to test MSE < 0.03 on these seeds (e.g. 100-129), "
+                   "this project and, with --torch, a PyTorch loop with the same settings")
+    p.add_argument("--only", action="store_true", help="run only what --paper/--against/--time-to-target ask for")
     p.add_argument("--sweep", type=int, default=0, metavar="N",
                    help="also time N seeds in one command against N separate runs (same iterations, no early stop)")
     a = p.parse_args()
-    print(f"machine: {os.cpu_count()} cores, {mp.environment()['processor']}, numpy {np.__version__}")
+    print(f"machine: {os.cpu_count()} cores, {mp.environment()['processor']}, numpy {np.__version__}, "
+          f"{time.strftime('%Y-%m-%d')}")
+    if a.time_to_target:
+        time_to_target(mp.parse_seeds(a.time_to_target), a.torch)
+    if a.paper and a.against:
+        paper_against(a.against, a.iters, a.repeats)
+    if a.only:
+        return
     base = mp.Config(hidden=8)          # the reference's setting
     print(f"reference setting: batch {base.batch_size}, T in [{base.T_min}, {base.T_max}], "
           f"{base.hidden} cells, Adam; best of {a.repeats} x {a.iters} iterations")
@@ -109,7 +215,7 @@ def main():
               f"({4e3 * s / a.iters / K:.3f} ms per seed-iteration)")
     if a.sweep:
         sweep_vs_separate(a.sweep, a.iters)
-    if a.paper:
+    if a.paper and not a.against:
         for task in ("adding", "multiplication"):
             cfg = mp.paper_config(task)
             s = best(lambda: numpy_loop(cfg, list(range(10)), a.iters), a.repeats)
