@@ -25,7 +25,6 @@ import os
 import platform
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -1077,20 +1076,17 @@ def environment():
             "processor": cpu_name(), "cpu_count": os.cpu_count(), "argv": sys.argv}
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
 def atomic_write(path, write):
-    """Write via a temporary file in the same folder, then rename over `path`."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    """Write via a temporary file in the same folder, then rename over `path`. The
+    temporary file is created like any other (mode 0o666 less the umask)."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                       f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)                # mkstemp makes files private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
