@@ -1509,7 +1509,10 @@ def load_or_train(cfg, run_dir, log=print):
     present = [f for f in ("history.json", "weights.npz") if os.path.exists(os.path.join(run_dir, f))]
     if present:
         saved = load_run(run_dir)
-        if same_settings(saved[0], cfg):
+        history = saved[2]
+        # a run that stopped at its target within both budgets is the same run under either
+        stopped_early = history["reached_target"] and history["iterations"] <= min(cfg.max_iters, saved[0].max_iters)
+        if same_settings(saved[0], cfg) or stopped_early and same_settings(saved[0], dataclasses.replace(cfg, max_iters=saved[0].max_iters)):
             return saved
         log(f"{run_dir}/ holds a run trained with other settings; training one with these settings first")
     else:

@@ -4,7 +4,8 @@
 
 Reads the run in --run-dir (default run/); when it is missing or was trained
 with other settings than the flags given, trains it first with the same
-trainer. Writes training_curve.png, sample_sequences.png, cell_state.png and
+trainer, to a held-out MSE of 0.0005 unless --target-test-mse says otherwise
+(seed 0: 1,500 iterations, 48,000 sequences). Writes training_curve.png, sample_sequences.png, cell_state.png and
 pred_vs_target.png into --out-dir (default viz/).
 """
 import os
@@ -25,6 +26,11 @@ CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, BLACK]
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.prop_cycle": matplotlib.cycler(color=CYCLE)})
 
 
+# The run the pictures show is trained to this held-out MSE (the trainer's own
+# default, 0.03, stops at the first evaluation that a half-trained network passes)
+PICTURE_TARGET = 0.0005
+
+
 def parse(argv, description, extra):
     """The trainer's flags (they name the run) plus this script's own."""
     p = mp.build_parser(description, save_dir=False)
@@ -33,7 +39,10 @@ def parse(argv, description, extra):
     args = p.parse_args(argv)
     if args.seeds is not None:
         raise mp.UsageError("--seeds: pictures are drawn from a single run; give --seed")
-    return args, mp.config_from_args(args)
+    cfg = mp.config_from_args(args)
+    if args.target_test_mse is None:
+        cfg = mp.dataclasses.replace(cfg, target_test_mse=PICTURE_TARGET)
+    return args, cfg
 
 
 def save(fig, path, dpi=100):

@@ -21,7 +21,8 @@ def script(name, args, cwd):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("pictures")
-    r = script("multiplication_problem.py", [*TINY, "--save-dir", "run"], d)
+    # the picture scripts train to their own target unless told; this is the run they would train
+    r = script("multiplication_problem.py", [*TINY, "--target-test-mse", "0.0005", "--save-dir", "run"], d)
     assert r.returncode == 0, r.stderr
     return d
 
@@ -79,3 +80,22 @@ def test_corrupt_run_is_exit_2_one_line(tiny_run, tmp_path, damage, name):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in run.iterdir()} == before
     assert not (tmp_path / "viz").exists() and not (tmp_path / "x.gif").exists()
+
+
+def test_a_run_stopped_at_its_target_serves_any_larger_budget(tmp_path):
+    """The reference's two picture commands give different --max-iters: the second
+    reuses the first's run when it stopped at its target within both budgets."""
+    quick = ["--eval-every", "10", "--batch-size", "8", "--n-test", "64", "--snapshot-every", "2", "--quiet",
+             "--target-test-mse", "0.06"]
+    r = script("visualize_multiplication_problem.py", [*quick, "--max-iters", "200", "--out-dir", "v"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    history = (tmp_path / "run" / "history.json").read_bytes()
+    import json
+    h = json.loads(history)
+    assert h["reached_target"] and h["iterations"] < 100
+    r = script("make_multiplication_problem_gif.py", [*quick, "--max-iters", "100", "--n-frames", "3", "--out", "a.gif"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "run" / "history.json").read_bytes() == history, "reused, not retrained"
+    r = script("make_multiplication_problem_gif.py", [*quick, "--max-iters", "5", "--n-frames", "3", "--out", "b.gif"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "history.json").read_bytes())["iterations"] == 5, "a smaller budget retrains"
