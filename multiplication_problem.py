@@ -43,6 +43,17 @@ SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # 1997 cell: (a_g, a_h), 
 
 
 # ----------------------------------------------------------------------------
+# errors
+
+class RunError(Exception):
+    """A run folder that is missing, torn, or from another version."""
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2, nothing written."""
+
+
+# ----------------------------------------------------------------------------
 # configuration
 
 def option(default, help=None, **argparse_kw):
@@ -222,8 +233,24 @@ def rng_for(seed, purpose):
     return np.random.default_rng([seed, purpose])
 
 
+def chance_mse(cfg):
+    """MSE of always answering the mean target (the target's variance).
+
+    1/9 - 1/16 (multiplication) and 1/24 (adding) under the reference
+    generator; under the paper's, a marked step 0 (probability q) counts as
+    1.0 (multiplication) or 0.0 (adding), which moves both numbers."""
+    q = 0.0
+    if cfg.dist == "paper":
+        m = cfg.T_min // 2 - 1
+        q = 0.1 + sum(0.1 / (m - 1 if i < m else m) for i in range(1, 10))
+    if cfg.task == "adding":
+        return q / 48 + (1 - q) / 24
+    mean, second = q / 2 + (1 - q) / 4, q / 3 + (1 - q) / 9
+    return second - mean ** 2
+
+
 # ----------------------------------------------------------------------------
-# shared helpers
+# shared by both cells: the output unit, initialisation, weight gradients
 
 def logistic(x):
     return 0.5 * np.tanh(0.5 * x) + 0.5   # = 1/(1+e^-x), without overflow
@@ -412,8 +439,6 @@ def lstm_backward(params, cache, dy):
 # operation inside the time loop works on one contiguous block (a NumPy call
 # on a small contiguous array costs ~0.25 us, on a strided one ~1 us, and the
 # paper's protocol runs about 10^9 such steps at T = 1000).
-
-
 
 class Cache97(NamedTuple):
     inputs: np.ndarray    # (T+1, W, K, B) what step t's net inputs read: [y(t-1) (U), x(t) (D), 1]
@@ -681,10 +706,9 @@ def take_trials(params, idx):
 
 
 # ----------------------------------------------------------------------------
-# training
+# training loop
 
 INTERRUPTS = []   # signals received; the training loop stops at the next iteration
-
 
 def _on_signal(signum, frame):
     INTERRUPTS.append(signum)
@@ -697,21 +721,6 @@ def catch_interrupts():
     INTERRUPTS.clear()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-
-def chance_mse(cfg):
-    """MSE of always answering the mean target (the target's variance).
-
-    1/9 - 1/16 (multiplication) and 1/24 (adding) under the reference
-    generator; under the paper's, a marked step 0 (probability q) counts as
-    1.0 (multiplication) or 0.0 (adding), which moves both numbers."""
-    q = 0.0
-    if cfg.dist == "paper":
-        m = cfg.T_min // 2 - 1
-        q = 0.1 + sum(0.1 / (m - 1 if i < m else m) for i in range(1, 10))
-    if cfg.task == "adding":
-        return q / 48 + (1 - q) / 24
-    mean, second = q / 2 + (1 - q) / 4, q / 3 + (1 - q) / 9
-    return second - mean ** 2
 
 
 @dataclass
@@ -870,6 +879,114 @@ def finish(cfg, st, elapsed, record_test):
             "snapshots": snapshots, "interrupted": bool(INTERRUPTS)}
 
 
+def _progress(log, cfg, it, T, losses, loss_acc, curve, active, now):
+    recent = losses[-1] if losses else loss_acc / max(1, it % cfg.loss_every)
+    rate = it * cfg.batch_size / max(now, 1e-9)
+    eta = (cfg.max_iters - it) * cfg.batch_size / max(rate, 1e-9)
+    K = len(active)
+    test = np.median(curve[-1][1])
+    trials = f" | stopped {K - active.sum()}/{K}" if K > 1 else ""
+    log(f"iter {it:>8d} | T {T:>4d} | train MSE {np.median(recent):.5f} | test MSE {test:.5f} "
+        f"@{curve[-1][0]} | {rate:,.0f} seq/s{trials} | ETA <= {_fmt_secs(eta)}")
+
+
+def _fmt_secs(s):
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+# ----------------------------------------------------------------------------
+# the paper's stopping rules
+
+def window_push(recent, n_wrong, first, err_abs, active):
+    """Write each running trial's latest |errors| err_abs (K, B) into its ring of
+    the WINDOW most recent training sequences (sequence number i in slot
+    i % WINDOW; `first` numbers the batch's first sequence) and update the count
+    above 0.04 incrementally. Stopped trials keep their window. Needs B <= WINDOW
+    (validate refuses larger batches under the paper rule)."""
+    slot = (first + np.arange(err_abs.shape[1])) % WINDOW
+    old = recent[:, slot]
+    new = np.where(active[:, None], err_abs, old)
+    n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
+    recent[:, slot] = new
+
+
+def paper_stop_points(task, recent, n_wrong, n_seq):
+    """The paper's stopping rules on the windows (K, WINDOW) -> {stop key: (K,) bool}.
+    adding: all within 0.04 and their mean squared error below 0.01 ("all_correct").
+    multiplication: fewer than n of them beyond 0.04, for each n in n_seq."""
+    if task == "adding":
+        ok = n_wrong == 0
+        ok[ok] = (recent[ok] ** 2).mean(1) < 0.01
+        return {"all_correct": ok}
+    return {str(n): n_wrong < n for n in n_seq}
+
+
+def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
+    """Record each stopping point a running trial reaches now; freeze it at the last."""
+    seen = it * cfg.batch_size
+    points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
+    for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):
+        for key, reached in points.items():
+            if reached[k] and key not in st.stops[k]:
+                st.stops[k][key] = _stop_record(cfg, st.params, k, seen, test)
+        if all(key in st.stops[k] for key in points):
+            freeze(k, it, True)
+
+
+def _stop_record(cfg, params, k, seen, test):
+    mse, wrong = evaluate(cfg, take_trials(params, [k]), test)
+    return {"sequences": int(seen), "test_mse": float(mse[0]), "test_wrong": int(wrong[0]),
+            "n_test": int(cfg.n_test)}
+
+
+# ----------------------------------------------------------------------------
+# lockstep workers: seed groups, one process each
+
+def seed_groups(seeds, workers):
+    """The lockstep groups: `workers` contiguous slices of the seed list."""
+    workers = max(1, min(workers, len(seeds)))
+    return [[int(x) for x in g] for g in np.array_split(np.array(seeds), workers)]
+
+
+def checkpoint_path(save_dir, group, n_groups):
+    return os.path.join(save_dir, "checkpoint.npz" if n_groups == 1 else
+                        f"checkpoint-seeds-{group[0]}-{group[-1]}.npz")
+
+
+def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
+    """Split the seeds into `workers` lockstep groups, one process each, each
+    checkpointing into save_dir. Per-seed results do not depend on the grouping."""
+    groups = seed_groups(seeds, workers)
+    states = states or [None] * len(groups)
+    jobs = [(cfg, g, i, states[i], checkpoint_path(save_dir, g, len(groups))) for i, g in enumerate(groups)]
+    if len(groups) == 1:
+        return _train_group(*jobs[0], log=log)
+    import multiprocessing
+    pool = multiprocessing.get_context("fork").Pool(len(groups))
+    try:
+        parts = pool.starmap(_train_group, jobs)
+    finally:
+        # close + join, not terminate: workers keep our SIGTERM handler, so a
+        # terminate would leave an idle worker waiting on its queue forever
+        pool.close()
+        pool.join()
+    params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
+    return {"params": params, "results": [r for p in parts for r in p["results"]],
+            "elapsed_sec": max(p["elapsed_sec"] for p in parts),
+            "iterations": max(p["iterations"] for p in parts), "snapshots": [],
+            "interrupted": any(p["interrupted"] for p in parts)}
+
+
+def _train_group(cfg, seeds, i, state, ckpt, log=None):
+    if log is None:
+        log = lambda s: print(f"[group {i}] {s}", flush=True)
+    out = train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
+    if not out["interrupted"] and os.path.exists(ckpt):
+        os.unlink(ckpt)                               # finished: nothing to resume
+    return out
+
+
 # ----------------------------------------------------------------------------
 # checkpoints: arrays in one .npz, everything else as JSON inside it
 
@@ -933,108 +1050,6 @@ def load_checkpoint(path):
     return cfg, st
 
 
-def window_push(recent, n_wrong, first, err_abs, active):
-    """Write each running trial's latest |errors| err_abs (K, B) into its ring of
-    the WINDOW most recent training sequences (sequence number i in slot
-    i % WINDOW; `first` numbers the batch's first sequence) and update the count
-    above 0.04 incrementally. Stopped trials keep their window. Needs B <= WINDOW
-    (validate refuses larger batches under the paper rule)."""
-    slot = (first + np.arange(err_abs.shape[1])) % WINDOW
-    old = recent[:, slot]
-    new = np.where(active[:, None], err_abs, old)
-    n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
-    recent[:, slot] = new
-
-
-def paper_stop_points(task, recent, n_wrong, n_seq):
-    """The paper's stopping rules on the windows (K, WINDOW) -> {stop key: (K,) bool}.
-    adding: all within 0.04 and their mean squared error below 0.01 ("all_correct").
-    multiplication: fewer than n of them beyond 0.04, for each n in n_seq."""
-    if task == "adding":
-        ok = n_wrong == 0
-        ok[ok] = (recent[ok] ** 2).mean(1) < 0.01
-        return {"all_correct": ok}
-    return {str(n): n_wrong < n for n in n_seq}
-
-
-def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
-    """Record each stopping point a running trial reaches now; freeze it at the last."""
-    seen = it * cfg.batch_size
-    points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
-    for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):
-        for key, reached in points.items():
-            if reached[k] and key not in st.stops[k]:
-                st.stops[k][key] = _stop_record(cfg, st.params, k, seen, test)
-        if all(key in st.stops[k] for key in points):
-            freeze(k, it, True)
-
-
-def _stop_record(cfg, params, k, seen, test):
-    mse, wrong = evaluate(cfg, take_trials(params, [k]), test)
-    return {"sequences": int(seen), "test_mse": float(mse[0]), "test_wrong": int(wrong[0]),
-            "n_test": int(cfg.n_test)}
-
-
-def _progress(log, cfg, it, T, losses, loss_acc, curve, active, now):
-    recent = losses[-1] if losses else loss_acc / max(1, it % cfg.loss_every)
-    rate = it * cfg.batch_size / max(now, 1e-9)
-    eta = (cfg.max_iters - it) * cfg.batch_size / max(rate, 1e-9)
-    K = len(active)
-    test = np.median(curve[-1][1])
-    trials = f" | stopped {K - active.sum()}/{K}" if K > 1 else ""
-    log(f"iter {it:>8d} | T {T:>4d} | train MSE {np.median(recent):.5f} | test MSE {test:.5f} "
-        f"@{curve[-1][0]} | {rate:,.0f} seq/s{trials} | ETA <= {_fmt_secs(eta)}")
-
-
-def _fmt_secs(s):
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-def seed_groups(seeds, workers):
-    """The lockstep groups: `workers` contiguous slices of the seed list."""
-    workers = max(1, min(workers, len(seeds)))
-    return [[int(x) for x in g] for g in np.array_split(np.array(seeds), workers)]
-
-
-def checkpoint_path(save_dir, group, n_groups):
-    return os.path.join(save_dir, "checkpoint.npz" if n_groups == 1 else
-                        f"checkpoint-seeds-{group[0]}-{group[-1]}.npz")
-
-
-def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
-    """Split the seeds into `workers` lockstep groups, one process each, each
-    checkpointing into save_dir. Per-seed results do not depend on the grouping."""
-    groups = seed_groups(seeds, workers)
-    states = states or [None] * len(groups)
-    jobs = [(cfg, g, i, states[i], checkpoint_path(save_dir, g, len(groups))) for i, g in enumerate(groups)]
-    if len(groups) == 1:
-        return _train_group(*jobs[0], log=log)
-    import multiprocessing
-    pool = multiprocessing.get_context("fork").Pool(len(groups))
-    try:
-        parts = pool.starmap(_train_group, jobs)
-    finally:
-        # close + join, not terminate: workers keep our SIGTERM handler, so a
-        # terminate would leave an idle worker waiting on its queue forever
-        pool.close()
-        pool.join()
-    params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
-    return {"params": params, "results": [r for p in parts for r in p["results"]],
-            "elapsed_sec": max(p["elapsed_sec"] for p in parts),
-            "iterations": max(p["iterations"] for p in parts), "snapshots": [],
-            "interrupted": any(p["interrupted"] for p in parts)}
-
-
-def _train_group(cfg, seeds, i, state, ckpt, log=None):
-    if log is None:
-        log = lambda s: print(f"[group {i}] {s}", flush=True)
-    out = train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
-    if not out["interrupted"] and os.path.exists(ckpt):
-        os.unlink(ckpt)                               # finished: nothing to resume
-    return out
-
-
 def load_checkpoints(cfg, seeds, workers, save_dir):
     """The states to resume a run of `seeds` from (UsageError if there are none
     or they were made with other settings)."""
@@ -1060,7 +1075,7 @@ def load_checkpoints(cfg, seeds, workers, save_dir):
 
 
 # ----------------------------------------------------------------------------
-# saving
+# files: runs, sweeps, the environment they ran on
 
 def cpu_name():
     try:
@@ -1140,10 +1155,6 @@ def save_single(save_dir, cfg, out):
     save_json(os.path.join(save_dir, "history.json"), history)
 
 
-class RunError(Exception):
-    """A run folder that is missing, torn, or from another version."""
-
-
 def load_run(run_dir):
     """-> (cfg, params with a trial axis of 1, history, snapshots or None)."""
     hist_path, w_path = os.path.join(run_dir, "history.json"), os.path.join(run_dir, "weights.npz")
@@ -1174,6 +1185,31 @@ def load_run(run_dir):
         if not np.all(np.isfinite(params[k])):
             raise RunError(f"{w_path}: array {k} holds non-finite values")
     return cfg, params, history, snapshots
+
+
+def same_settings(a, b):
+    """Two configs train the same run (printing and checkpointing do not count)."""
+    norm = lambda c: dataclasses.replace(c, quiet=False, checkpoint_every=0)
+    return norm(a) == norm(b)
+
+
+def load_or_train(cfg, run_dir, log=print):
+    """The run in run_dir if it was trained with cfg; otherwise train it there.
+    Raises RunError for a folder that holds a torn or foreign run."""
+    present = [f for f in ("history.json", "weights.npz") if os.path.exists(os.path.join(run_dir, f))]
+    if present:
+        saved = load_run(run_dir)
+        history = saved[2]
+        # a run that stopped at its target within both budgets is the same run under either
+        stopped_early = history["reached_target"] and history["iterations"] <= min(cfg.max_iters, saved[0].max_iters)
+        if same_settings(saved[0], cfg) or stopped_early and same_settings(saved[0], dataclasses.replace(cfg, max_iters=saved[0].max_iters)):
+            return saved
+        log(f"{run_dir}/ holds a run trained with other settings; training one with these settings first")
+    else:
+        log(f"{run_dir}/ holds no run; training one first")
+    check_save_dir(run_dir, RUN_FILES)
+    run_single(cfg, run_dir, log)
+    return load_run(run_dir)
 
 
 def summarise(cfg, results):
@@ -1243,7 +1279,6 @@ def print_table(cfg, sweep, log=print):
 
 EXPORT_PROGRAM = "multiplication_problem.py data export"
 
-
 def export_data(cfg, n, seed):
     """n sequences of cfg's test distribution from `seed`'s test generator,
     batch-first: X (n, T, D) zero-padded, lengths (n,), y (n,), and the generator
@@ -1292,10 +1327,6 @@ def torch_state_dict(params):
 
 # ----------------------------------------------------------------------------
 # command line
-
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2, nothing written."""
-
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -1375,7 +1406,6 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
 
 MIN_T = 12        # the first marker may sit at step 9 and the last step is a sentinel
 
-
 def config_from_args(args):
     """Parsed flags -> validated Config (raises UsageError)."""
     if args.T is not None and not args.paper:
@@ -1449,79 +1479,6 @@ def check_save_dir(path, files):
             raise UsageError(f"--save-dir: {full!r} is a directory, cannot write the run there")
 
 
-def main(argv=None):
-    try:
-        args = build_parser().parse_args(argv)
-        cfg = config_from_args(args)
-        if args.export_data is not None:
-            return export_main(args, cfg)
-        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
-        if not 1 <= args.workers <= 256:
-            raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
-        check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else RUN_FILES)
-        if seeds:
-            check_save_dir(args.viz_dir, ["sweep.png"])
-            cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
-        states = None
-        if args.resume:
-            states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir)
-    except UsageError as e:
-        print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
-        return 2
-    log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
-    catch_interrupts()
-    if seeds is None:
-        run_single(cfg, args.save_dir, log, states)
-    else:
-        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir, states)
-    if INTERRUPTS:
-        print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
-              f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)
-        return 128 + INTERRUPTS[0]
-    return 0
-
-
-def export_main(args, cfg):
-    n = cfg.n_test if args.n_export is None else args.n_export
-    seed = cfg.test_seed if args.export_seed is None else args.export_seed
-    if not 1 <= n <= 1_000_000:
-        raise UsageError(f"--n-export: must be an integer in [1, 1000000], got {n}")
-    if not 0 <= seed < 2 ** 32:
-        raise UsageError(f"--export-seed: must be an integer in [0, 4294967295], got {seed}")
-    check_export_path(args.export_data)
-    data = export_data(cfg, n, seed)
-    save_npz(args.export_data, data)
-    if not cfg.quiet:
-        print(f"wrote {args.export_data}: X {data['X'].shape} (batch-first), lengths, y; {cfg.task}, "
-              f"{cfg.dist} distribution" + (", the trainer's held-out test set" if n == cfg.n_test and seed == cfg.test_seed else ""))
-    return 0
-
-
-def same_settings(a, b):
-    """Two configs train the same run (printing and checkpointing do not count)."""
-    norm = lambda c: dataclasses.replace(c, quiet=False, checkpoint_every=0)
-    return norm(a) == norm(b)
-
-
-def load_or_train(cfg, run_dir, log=print):
-    """The run in run_dir if it was trained with cfg; otherwise train it there.
-    Raises RunError for a folder that holds a torn or foreign run."""
-    present = [f for f in ("history.json", "weights.npz") if os.path.exists(os.path.join(run_dir, f))]
-    if present:
-        saved = load_run(run_dir)
-        history = saved[2]
-        # a run that stopped at its target within both budgets is the same run under either
-        stopped_early = history["reached_target"] and history["iterations"] <= min(cfg.max_iters, saved[0].max_iters)
-        if same_settings(saved[0], cfg) or stopped_early and same_settings(saved[0], dataclasses.replace(cfg, max_iters=saved[0].max_iters)):
-            return saved
-        log(f"{run_dir}/ holds a run trained with other settings; training one with these settings first")
-    else:
-        log(f"{run_dir}/ holds no run; training one first")
-    check_save_dir(run_dir, RUN_FILES)
-    run_single(cfg, run_dir, log)
-    return load_run(run_dir)
-
-
 def describe(cfg):
     net = (f"lstm {cfg.hidden} cells{'' if cfg.forget_gate else ', no forget gate'}" if cfg.cell == "lstm" else
            f"lstm97 {cfg.blocks}x{cfg.cells_per_block} cells, {cfg.gradient} gradient")
@@ -1555,6 +1512,54 @@ def run_sweep(cfg, seeds, workers, save_dir, log, viz_dir="viz", states=None):
     os.makedirs(viz_dir, exist_ok=True)
     viz.sweep_plot(sweep, os.path.join(viz_dir, "sweep.png"))
     log(f"saved to {save_dir}/sweep.json and {viz_dir}/sweep.png")
+    return 0
+
+
+def export_main(args, cfg):
+    n = cfg.n_test if args.n_export is None else args.n_export
+    seed = cfg.test_seed if args.export_seed is None else args.export_seed
+    if not 1 <= n <= 1_000_000:
+        raise UsageError(f"--n-export: must be an integer in [1, 1000000], got {n}")
+    if not 0 <= seed < 2 ** 32:
+        raise UsageError(f"--export-seed: must be an integer in [0, 4294967295], got {seed}")
+    check_export_path(args.export_data)
+    data = export_data(cfg, n, seed)
+    save_npz(args.export_data, data)
+    if not cfg.quiet:
+        print(f"wrote {args.export_data}: X {data['X'].shape} (batch-first), lengths, y; {cfg.task}, "
+              f"{cfg.dist} distribution" + (", the trainer's held-out test set" if n == cfg.n_test and seed == cfg.test_seed else ""))
+    return 0
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        cfg = config_from_args(args)
+        if args.export_data is not None:
+            return export_main(args, cfg)
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+        if not 1 <= args.workers <= 256:
+            raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
+        check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else RUN_FILES)
+        if seeds:
+            check_save_dir(args.viz_dir, ["sweep.png"])
+            cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
+        states = None
+        if args.resume:
+            states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir)
+    except UsageError as e:
+        print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
+        return 2
+    log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
+    catch_interrupts()
+    if seeds is None:
+        run_single(cfg, args.save_dir, log, states)
+    else:
+        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir, states)
+    if INTERRUPTS:
+        print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
+              f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)
+        return 128 + INTERRUPTS[0]
     return 0
 
 
