@@ -36,7 +36,8 @@ DISTS = ("reference", "paper")
 CELLS = ("lstm", "lstm97")
 CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
 WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
-HISTORY_VERSION = 1
+RESULTS_VERSION = 2       # history.json and sweep.json: every Config field, n_trials, interrupted
+CHECKPOINT_VERSION = 1
 RUN_FILES = ("weights.npz", "history.json", "snapshots.npz", "weights_torch.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # 1997 cell: (a_g, a_h), g = a_g tanh(net/2), h = a_h tanh(s/2)
@@ -1005,7 +1006,7 @@ def save_checkpoint(path, cfg, st):
     for k in st.params:
         if st.snapshots:
             a["s." + k] = np.stack([s[1][k] for s in st.snapshots])
-    meta = {"version": HISTORY_VERSION, "config": config_dict(cfg), "seeds": st.seeds, "it": st.it,
+    meta = {"version": CHECKPOINT_VERSION, "config": config_dict(cfg), "seeds": st.seeds, "it": st.it,
             "elapsed": st.elapsed, "stops": st.stops, "faults": st.faults,
             "streams": [{"rng": s.rng.bit_generator.state, "chunk_state": s.state, "pos": s.pos}
                         for s in st.streams]}
@@ -1019,8 +1020,8 @@ def load_checkpoint(path):
         with np.load(path, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
         meta = json.loads(str(a["meta"]))
-        if meta.get("version") != HISTORY_VERSION:
-            raise RunError(f"{path} is version {meta.get('version')!r}, this code reads {HISTORY_VERSION}")
+        if meta.get("version") != CHECKPOINT_VERSION:
+            raise RunError(f"{path} is version {meta.get('version')!r}, this code reads {CHECKPOINT_VERSION}")
         cfg = config_from_dict(meta["config"])
         keys = [k[2:] for k in a if k.startswith("p.")]
         streams = []
@@ -1124,13 +1125,11 @@ def config_dict(cfg):
 
 
 def config_from_dict(d):
-    d = dict(d)
-    d["n_seq"] = tuple(d.get("n_seq", (140,)))
     names = {f.name for f in dataclasses.fields(Config)}
-    unknown = set(d) - names
-    if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}")
-    return Config(**d)
+    if set(d) != names:
+        raise ValueError(f"config keys differ from this code's: missing {sorted(names - set(d))}, "
+                         f"unknown {sorted(set(d) - names)}")
+    return Config(**{**d, "n_seq": tuple(d["n_seq"])})
 
 
 def save_single(save_dir, cfg, out):
@@ -1147,7 +1146,7 @@ def save_single(save_dir, cfg, out):
         its = np.array([s[0] for s in out["snapshots"]])
         snaps = {k: np.stack([s[1][k][0] for s in out["snapshots"]]) for k in out["params"]}
         save_npz(os.path.join(save_dir, "snapshots.npz"), {"iterations": its, **snaps})
-    history = {"version": HISTORY_VERSION, "config": config_dict(cfg), **r,
+    history = {"version": RESULTS_VERSION, "config": config_dict(cfg), **r,
                "interrupted": out["interrupted"],
                "elapsed_sec": out["elapsed_sec"], "chance_mse": chance_mse(cfg),
                "weights": int(sum(v[0].size for v in out["params"].values())),
@@ -1164,8 +1163,8 @@ def load_run(run_dir):
     try:
         with open(hist_path) as f:
             history = json.load(f)
-        if history.get("version") != HISTORY_VERSION:
-            raise RunError(f"{hist_path} is version {history.get('version')!r}, this code reads {HISTORY_VERSION}")
+        if history.get("version") != RESULTS_VERSION:
+            raise RunError(f"{hist_path} is version {history.get('version')!r}, this code reads {RESULTS_VERSION}")
         cfg = config_from_dict(history["config"])
         expect = init_params(cfg, [0])
         with np.load(w_path) as z:
@@ -1235,7 +1234,7 @@ def summarise(cfg, results):
 def save_sweep(save_dir, cfg, out, seeds):
     os.makedirs(save_dir, exist_ok=True)
     save_npz(os.path.join(save_dir, "sweep_weights.npz"), {"seeds": np.array(seeds), **out["params"]})
-    sweep = {"version": HISTORY_VERSION, "config": config_dict(cfg),
+    sweep = {"version": RESULTS_VERSION, "config": config_dict(cfg),
              **summarise(cfg, out["results"]), "elapsed_sec": out["elapsed_sec"],
              "chance_mse": chance_mse(cfg), "env": environment(),
              "interrupted": out["interrupted"], "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in out["results"]]}

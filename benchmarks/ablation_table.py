@@ -30,7 +30,7 @@ def reference_table():
         c = s["config"]
         name = os.path.basename(os.path.dirname(path))
         flags = " ".join(f"--{k.replace('_', '-')} {c[k]:g}" for k in DEFAULTS if c[k] != DEFAULTS[k])
-        n = s.get("n_trials", len(s["trials"]))
+        n = s["n_trials"]
         med = f"{s['median_sequences']:,.0f}" if "median_sequences" in s else "-"
         cmd = f"`python multiplication_problem.py --seeds 0-29 --max-iters 8000 {flags}`"
         print(f"| {name} | {s['reached_target']}/{n} | {med} | {s['elapsed_sec']:.0f} s | {cmd} |")

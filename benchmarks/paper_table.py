@@ -34,7 +34,7 @@ def rows(path):
     for k in keys or ["-"]:
         picked = [t["stops"][k] for t in trials if k in t["stops"]]
         label = {"all_correct": "all 2000 correct", "-": "none reached"}.get(k, f"n_seq = {k}")
-        if s.get("interrupted"):
+        if s["interrupted"]:
             label += f" (interrupted at {max(t['iterations'] for t in trials):,d} sequences)"
         if not picked:
             print(f"| {name} | {label} | 0/{len(trials)} | - | - | - | {s['elapsed_sec']:,.0f} s |")

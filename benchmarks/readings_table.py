@@ -27,7 +27,7 @@ READINGS = {  # config field: (value that is not the body text, label, the sente
 
 def reading(config):
     """-> (label, rests on) of a run's config; 'body text' when it reads nothing differently."""
-    hits = [(label, source) for k, (value, label, source) in READINGS.items() if config.get(k) == value]
+    hits = [(label, source) for k, (value, label, source) in READINGS.items() if config[k] == value]
     if not hits:
         return "body text (--paper)", "Section 5, Experiment 4, Appendix A.1"
     return " + ".join(h[0] for h in hits), "; ".join(h[1] for h in hits)
@@ -50,7 +50,7 @@ def table(folders):
             picked = [t["stops"][key] for t in trials if key in t["stops"]]
             stop = "" if key in ("all_correct", "-") else f", n_seq = {key}"
             budget = f"not within {max(t['iterations'] for t in trials):,d}"
-            if s.get("interrupted"):
+            if s["interrupted"]:
                 budget = f"partial: interrupted at {max(t['iterations'] for t in trials):,d}"
             if not picked:
                 out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | 0/{len(trials)} | {budget} | - | - "

@@ -37,3 +37,24 @@ def test_error_analysis_runs_on_a_saved_sweep(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip().splitlines()) == 3 + 2
+
+
+def test_every_saved_sweep_is_of_this_schema():
+    """No compatibility code reads results: each sweep.json has this version and a
+    config with exactly this code's fields."""
+    import glob
+    import json
+    import multiplication_problem as mp
+    paths = glob.glob(os.path.join(ROOT, "results", "**", "sweep.json"), recursive=True)
+    assert len(paths) > 20
+    for path in paths:
+        s = json.load(open(path))
+        assert s["version"] == mp.RESULTS_VERSION, path
+        mp.config_from_dict(s["config"])
+        assert s["n_trials"] == len(s["trials"]) and isinstance(s["interrupted"], bool), path
+
+
+def test_readme_generated_sections_are_up_to_date():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "readme_tables.py"), "--check"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -1,4 +1,5 @@
 """The picture scripts on a tiny saved run: files a user would open."""
+import json
 import os
 import subprocess
 import sys
@@ -72,7 +73,8 @@ def test_corrupt_run_is_exit_2_one_line(tiny_run, tmp_path, damage, name):
     elif damage == "history":
         (run / "history.json").write_text('{"version": 1, "config": ')
     else:
-        (run / "history.json").write_text((run / "history.json").read_text().replace('"version": 1', '"version": 99'))
+        h = json.loads((run / "history.json").read_text())
+        (run / "history.json").write_text(json.dumps({**h, "version": 99}))
     before = {p: p.read_bytes() for p in run.iterdir()}
     r = script(name, [*TINY, "--out", "x.gif"] if "gif" in name else [*TINY, "--out-dir", "viz"], tmp_path)
     assert r.returncode == 2, r.stdout + r.stderr
