@@ -97,6 +97,8 @@ def main(argv=None):
         p.add_argument("--out", default="multiplication_problem.gif", help="the GIF to write")
     try:
         args, cfg = viz.parse(argv, __doc__.splitlines()[0], extra)
+        if args.seeds is not None:
+            raise mp.UsageError("--seeds: the animation shows a single run; give --seed")
         if not 2 <= args.n_frames <= 1000:
             raise mp.UsageError(f"--n-frames: must be an integer in [2, 1000], got {args.n_frames}")
         if not 0.1 <= args.fps <= 60:

@@ -1186,6 +1186,25 @@ def load_run(run_dir):
     return cfg, params, history, snapshots
 
 
+def load_sweep(run_dir):
+    """-> sweep.json of run_dir as a dict. Raises RunError if missing, torn or of another version."""
+    path = os.path.join(run_dir, "sweep.json")
+    if not os.path.isfile(path):
+        raise RunError(f"{path} is missing")
+    try:
+        with open(path) as f:
+            sweep = json.load(f)
+        if sweep.get("version") != RESULTS_VERSION:
+            raise RunError(f"{path} is version {sweep.get('version')!r}, this code reads {RESULTS_VERSION}")
+        config_from_dict(sweep["config"])
+        [t["test_curve"] for t in sweep["trials"]]
+    except RunError:
+        raise
+    except Exception as e:
+        raise RunError(f"{path} is not a readable sweep ({type(e).__name__}: {e})".splitlines()[0])
+    return sweep
+
+
 def same_settings(a, b):
     """Two configs train the same run (printing and checkpointing do not count)."""
     norm = lambda c: dataclasses.replace(c, quiet=False, checkpoint_every=0)
@@ -1394,7 +1413,6 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise)")
     if save_dir:
         a("--save-dir", default="run", help="where the run is written (default %(default)s)")
-        a("--viz-dir", default="viz", help="where --seeds draws sweep.png (default %(default)s)")
         a("--export-data", default=None, metavar="FILE.npz",
           help="write sequences for another framework and exit (no training): X (N, T, 2) batch-first, lengths, y, "
                "and the generator settings; by default exactly the held-out test set of the task and distribution flags")
@@ -1501,16 +1519,14 @@ def run_single(cfg, save_dir, log, states=None):
     return 0
 
 
-def run_sweep(cfg, seeds, workers, save_dir, log, viz_dir="viz", states=None):
+def run_sweep(cfg, seeds, workers, save_dir, log, states=None):
     log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers" + (" | resumed" if states else ""))
     os.makedirs(save_dir, exist_ok=True)
     out = train_parallel(cfg, seeds, workers, save_dir, log, states)
     sweep = save_sweep(save_dir, cfg, out, seeds)
     print_table(cfg, sweep, log)
-    import visualize_multiplication_problem as viz   # matplotlib only when a sweep is drawn
-    os.makedirs(viz_dir, exist_ok=True)
-    viz.sweep_plot(sweep, os.path.join(viz_dir, "sweep.png"))
-    log(f"saved to {save_dir}/sweep.json and {viz_dir}/sweep.png")
+    log(f"saved to {save_dir}/sweep.json (picture: python visualize_multiplication_problem.py with the same flags "
+        f"and --run-dir {save_dir})")
     return 0
 
 
@@ -1541,7 +1557,6 @@ def main(argv=None):
             raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
         check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else RUN_FILES)
         if seeds:
-            check_save_dir(args.viz_dir, ["sweep.png"])
             cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
         states = None
         if args.resume:
@@ -1554,7 +1569,7 @@ def main(argv=None):
     if seeds is None:
         run_single(cfg, args.save_dir, log, states)
     else:
-        run_sweep(cfg, seeds, args.workers, args.save_dir, log, args.viz_dir, states)
+        run_sweep(cfg, seeds, args.workers, args.save_dir, log, states)
     if INTERRUPTS:
         print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
               f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)

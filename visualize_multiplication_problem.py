@@ -1,13 +1,17 @@
 """Static pictures of a saved run, written into viz/.
 
     python visualize_multiplication_problem.py --seed 0 --max-iters 6000
+    python visualize_multiplication_problem.py --seeds 0-29 --max-iters 8000   # sweep.png of a sweep
 
 Reads the run in --run-dir (default run/); when it is missing or was trained
 with other settings than the flags given, trains it first with the same
 trainer, to a held-out MSE of 0.0005 unless --target-test-mse says otherwise
 (seed 0: 1,500 iterations, 48,000 sequences). Writes training_curve.png, sample_sequences.png, cell_state.png and
-pred_vs_target.png into --out-dir (default viz/).
+pred_vs_target.png into --out-dir (default viz/). With --seeds: reads (or
+trains) the sweep in --run-dir and draws sweep.png, test MSE against
+sequences for every seed.
 """
+import dataclasses
 import os
 import sys
 
@@ -37,10 +41,8 @@ def parse(argv, description, extra):
     p.add_argument("--run-dir", default="run", help="the saved run to read (trained there if missing)")
     extra(p)
     args = p.parse_args(argv)
-    if args.seeds is not None:
-        raise mp.UsageError("--seeds: pictures are drawn from a single run; give --seed")
     cfg = mp.config_from_args(args)
-    if args.target_test_mse is None:
+    if args.target_test_mse is None and args.seeds is None:
         cfg = mp.dataclasses.replace(cfg, target_test_mse=PICTURE_TARGET)
     return args, cfg
 
@@ -198,6 +200,18 @@ def sweep_plot(sweep, path):
     save(fig, path, 100)
 
 
+def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
+    """The sweep in run_dir if it was trained with cfg and seeds; otherwise train it there."""
+    if os.path.exists(os.path.join(run_dir, "sweep.json")):
+        sweep = mp.load_sweep(run_dir)
+        if mp.same_settings(mp.config_from_dict(sweep["config"]), cfg) and [t["seed"] for t in sweep["trials"]] == seeds:
+            return sweep
+        log(f"{run_dir}/ holds a sweep trained with other settings; training one with these settings first")
+    mp.check_save_dir(run_dir, ["sweep.json", "sweep_weights.npz"])
+    mp.run_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, run_dir, log)
+    return mp.load_sweep(run_dir)
+
+
 def main(argv=None):
     try:
         args, cfg = parse(argv, __doc__.splitlines()[0], lambda p: p.add_argument(
@@ -205,11 +219,19 @@ def main(argv=None):
         if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
             raise mp.UsageError(f"--out-dir: {args.out_dir!r} exists and is not a directory")
         log = (lambda s: None) if cfg.quiet else print
-        cfg, params, history, _ = mp.load_or_train(cfg, args.run_dir, log)
+        if args.seeds is not None:
+            seeds = mp.parse_seeds(args.seeds)
+            sweep = load_or_train_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, args.workers, args.run_dir, log)
+        else:
+            cfg, params, history, _ = mp.load_or_train(cfg, args.run_dir, log)
     except (mp.UsageError, mp.RunError) as e:
         print(f"visualize_multiplication_problem.py: error: {e}", file=sys.stderr)
         return 2
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.seeds is not None:
+        sweep_plot(sweep, os.path.join(args.out_dir, "sweep.png"))
+        log(f"wrote {os.path.join(args.out_dir, 'sweep.png')}")
+        return 0
     test = mp.make_test_set(cfg)
     out = lambda name: os.path.join(args.out_dir, name)
     training_curve(history, cfg, out("training_curve.png"))

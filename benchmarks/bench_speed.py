@@ -92,7 +92,7 @@ def sweep_vs_separate(n, iters):
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, main, "--seeds", f"0-{n - 1}", *common, "--save-dir", d, "--viz-dir", d], check=True)
+        subprocess.run([sys.executable, main, "--seeds", f"0-{n - 1}", *common, "--save-dir", d], check=True)
         one = time.perf_counter() - t0
         t0 = time.perf_counter()
         for s in range(n):

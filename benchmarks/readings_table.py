@@ -34,8 +34,11 @@ def reading(config):
 
 
 def command(s):
-    argv = s["env"]["argv"]
-    return "`python " + " ".join(["multiplication_problem.py"] + argv[1:]) + "`"
+    argv = list(s["env"]["argv"][1:])
+    if "--viz-dir" in argv:                 # runs made while the trainer still drew sweep.png itself
+        i = argv.index("--viz-dir")
+        del argv[i:i + 2]
+    return "`python " + " ".join(["multiplication_problem.py"] + argv) + "`"
 
 
 def table(folders):

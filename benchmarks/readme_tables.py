@@ -16,6 +16,9 @@ import multiplication_problem as mp  # noqa: E402
 import paper_table  # noqa: E402
 import readings_table  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "examples"))
+import pytorch_check  # noqa: E402  (imports torch only if it is installed; the table needs none)
+
 
 def flag_table():
     rows = ["| flag | meaning |", "|---|---|"]
@@ -26,6 +29,13 @@ def flag_table():
     return "\n".join(rows)
 
 
+def forum_table():
+    import json
+    with open(os.path.join(ROOT, "results", "pytorch_forum", "forum.json")) as f:
+        saved = json.load(f)
+    return pytorch_check.forum_table(saved["rows"], saved["budget"])
+
+
 SECTIONS = {
     "flags": flag_table,
     "paper-table": paper_table.table,
@@ -33,6 +43,7 @@ SECTIONS = {
     "ablation-paper-table": ablation_table.paper_table,
     "readings-screen": lambda: readings_table.table(["results/readings_screen"]),
     "readings-table": lambda: readings_table.table(["results/readings"]),
+    "forum-table": forum_table,
 }
 
 

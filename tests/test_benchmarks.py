@@ -31,7 +31,7 @@ def test_error_analysis_runs_on_a_saved_sweep(tmp_path):
     main = os.path.join(ROOT, "multiplication_problem.py")
     r = subprocess.run([sys.executable, main, "--paper", "--task", "adding", "--T", "20", "--seeds", "0,1",
                         "--workers", "1", "--max-iters", "50", "--n-test", "32", "--quiet",
-                        "--save-dir", "s", "--viz-dir", "s"], cwd=tmp_path, capture_output=True, text=True)
+                        "--save-dir", "s"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "error_analysis.py"), "s"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -101,3 +101,17 @@ def test_a_run_stopped_at_its_target_serves_any_larger_budget(tmp_path):
     r = script("make_multiplication_problem_gif.py", [*quick, "--max-iters", "5", "--n-frames", "3", "--out", "b.gif"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "run" / "history.json").read_bytes())["iterations"] == 5, "a smaller budget retrains"
+
+
+def test_sweep_picture_trains_the_sweep_once(tmp_path):
+    args = [*TINY, "--seeds", "0,1", "--workers", "1", "--run-dir", "s", "--out-dir", "v"]
+    r = script("visualize_multiplication_problem.py", args, tmp_path)
+    assert r.returncode == 0, r.stderr
+    sweep = (tmp_path / "s" / "sweep.json").read_bytes()
+    img = imageio.imread(tmp_path / "v" / "sweep.png")
+    assert img.shape[0] >= 400 and img.std() > 10
+    (tmp_path / "v" / "sweep.png").unlink()
+    r = script("visualize_multiplication_problem.py", args, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "s" / "sweep.json").read_bytes() == sweep, "drawn from the saved sweep, not retrained"
+    assert (tmp_path / "v" / "sweep.png").exists()

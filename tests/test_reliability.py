@@ -99,14 +99,14 @@ def test_sigkill_loses_at_most_the_checkpoint_interval(reference_run, tmp_path):
 def test_sweep_interrupted_and_resumed_equals_uninterrupted(tmp_path):
     args = ["--paper", "--T", "20", "--seeds", "0-3", "--workers", "2", "--max-iters", "6000",
             "--n-test", "64", "--eval-every", "100", "--quiet"]
-    assert run(MAIN, [*args, "--save-dir", "a", "--viz-dir", "a"], tmp_path).returncode == 0
-    p = subprocess.Popen(cmd(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b", "--checkpoint-every", "100"]),
+    assert run(MAIN, [*args, "--save-dir", "a"], tmp_path).returncode == 0
+    p = subprocess.Popen(cmd(MAIN, [*args, "--save-dir", "b", "--checkpoint-every", "100"]),
                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(tmp_path / "b" / "checkpoint-seeds-0-1.npz", p)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode == 143
-    r = run(MAIN, [*args, "--save-dir", "b", "--viz-dir", "b", "--checkpoint-every", "100", "--resume"], tmp_path)
+    r = run(MAIN, [*args, "--save-dir", "b", "--checkpoint-every", "100", "--resume"], tmp_path)
     assert r.returncode == 0, r.stderr
     a, b = (json.loads((tmp_path / d / "sweep.json").read_text()) for d in "ab")
     assert a["trials"] == b["trials"]
@@ -178,7 +178,7 @@ BAD = [(MAIN, a) for a in [
     ["--unknown-flag"], ["--checkpoint-every", "-5"], ["--resume"], ["--init-scale", "-0.1"],
     ["--dtype", "float16"], ["--forget-bias", "nan"], ["--blocks", "0"], ["--n-test", "0"],
 ]] + [(VIZ, a) for a in [
-    ["--hidden", "0"], ["--seeds", "0-3"], ["--run-dir"], ["--lr", "x"], ["--T-min", "5"],
+    ["--hidden", "0"], ["--seeds", "3-1"], ["--run-dir"], ["--lr", "x"], ["--T-min", "5"],
 ]] + [(GIF, a) for a in [
     ["--n-frames", "1"], ["--n-frames", "x"], ["--fps", "0"], ["--snapshot-every", "0"],
     ["--seeds", "0,1"], ["--max-iters", "0"],
