@@ -1154,6 +1154,15 @@ def save_single(save_dir, cfg, out):
     save_json(os.path.join(save_dir, "history.json"), history)
 
 
+def read_results(path):
+    """A history.json or sweep.json of this schema -> (dict, Config); RunError if of another version."""
+    with open(path) as f:
+        d = json.load(f)
+    if d.get("version") != RESULTS_VERSION:
+        raise RunError(f"{path} is version {d.get('version')!r}, this code reads {RESULTS_VERSION}")
+    return d, config_from_dict(d["config"])
+
+
 def load_run(run_dir):
     """-> (cfg, params with a trial axis of 1, history, snapshots or None)."""
     hist_path, w_path = os.path.join(run_dir, "history.json"), os.path.join(run_dir, "weights.npz")
@@ -1161,11 +1170,7 @@ def load_run(run_dir):
         if not os.path.isfile(p):
             raise RunError(f"{p} is missing; train a run first (python multiplication_problem.py --save-dir {run_dir})")
     try:
-        with open(hist_path) as f:
-            history = json.load(f)
-        if history.get("version") != RESULTS_VERSION:
-            raise RunError(f"{hist_path} is version {history.get('version')!r}, this code reads {RESULTS_VERSION}")
-        cfg = config_from_dict(history["config"])
+        history, cfg = read_results(hist_path)
         expect = init_params(cfg, [0])
         with np.load(w_path) as z:
             params = {k: z[k][None].astype(cfg.dtype) for k in expect}
@@ -1192,11 +1197,7 @@ def load_sweep(run_dir):
     if not os.path.isfile(path):
         raise RunError(f"{path} is missing")
     try:
-        with open(path) as f:
-            sweep = json.load(f)
-        if sweep.get("version") != RESULTS_VERSION:
-            raise RunError(f"{path} is version {sweep.get('version')!r}, this code reads {RESULTS_VERSION}")
-        config_from_dict(sweep["config"])
+        sweep, _ = read_results(path)
         [t["test_curve"] for t in sweep["trials"]]
     except RunError:
         raise
