@@ -134,7 +134,7 @@ class Config:
 
 
 def paper_config(task, T=100, **overrides):
-    """The paper's protocol for `task` at minimal length T (PAPER.md)."""
+    """The paper's protocol for `task` at minimal length T (docs/paper.md)."""
     cfg = Config(task=task, dist="paper", T_min=T, T_max=T + T // 10, cell="lstm97",
                  gradient="truncated", optimizer="sgd", lr=0.5 if task == "adding" else 0.1,
                  clip=0.0, batch_size=1, init_scale=0.1, gate_biases=task == "adding",

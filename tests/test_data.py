@@ -1,4 +1,4 @@
-"""The marker-sequence generator against its specification (README, PAPER.md)."""
+"""The marker-sequence generator against its specification (docs/paper.md)."""
 import dataclasses
 
 import numpy as np
