@@ -19,9 +19,15 @@ import multiplication_problem as mp  # noqa: E402
 def table(pattern="paper_*"):
     out = ["| run | stop | trials stopped | sequences to stop: mean (min - max) | test wrong of 2560: mean, median (max) "
            "| test MSE: mean (max) | wall time |", "|---|---|---|---|---|---|---|"]
-    for path in sorted(glob.glob(os.path.join(ROOT, "results", pattern, "sweep.json"))):
+    for path in sorted(glob.glob(os.path.join(ROOT, "results", pattern, "sweep.json")), key=order):
         out += rows(path)
     return "\n".join(out)
+
+
+def order(path):
+    """The body text's network first, then the ablations; adding before multiplication; by T."""
+    c = json.load(open(path))["config"]
+    return c["output"] != "logistic", c["task"] != "adding", c["T_min"]
 
 
 def rows(path):
