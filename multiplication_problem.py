@@ -498,7 +498,7 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     S = np.zeros((T + 1, C, K, B), Wt.dtype)          # s_t / 2
     TH = np.empty((T, C, K, B), Wt.dtype)             # tanh(s_t / 2)
     # views: matmul operands (trial axis first), and flat or per-block blocks of one step
-    R_k, Z_k, in_k = R.transpose(0, 2, 1, 3), Z.transpose(0, 2, 1, 3), inputs.transpose(0, 2, 1, 3)
+    Z_k, in_k = Z.transpose(0, 2, 1, 3), inputs.transpose(0, 2, 1, 3)
     Z_all, Z_gates = Z.reshape(T, U * KB), Z[:, C:].reshape(T, 2 * N * KB)
     Z_cells = Z[:, :C].reshape(T, N, P, KB)
     gates = R[:, C:U].reshape(T + 1, 2 * N * KB)
@@ -1136,10 +1136,11 @@ def save_single(save_dir, cfg, out):
     """A single run: weights.npz, snapshots.npz, history.json."""
     os.makedirs(save_dir, exist_ok=True)
     r = out["results"][0]
-    save_npz(os.path.join(save_dir, "weights.npz"), {k: v[0] for k, v in out["params"].items()})
+    weights = {k: v[0] for k, v in out["params"].items()}
+    save_npz(os.path.join(save_dir, "weights.npz"), weights)
     torch_path = os.path.join(save_dir, "weights_torch.npz")
     if cfg.cell == "lstm" and cfg.forget_gate:             # torch's LSTM always has a forget gate
-        save_npz(torch_path, torch_state_dict({k: v[0] for k, v in out["params"].items()}))
+        save_npz(torch_path, torch_state_dict(weights))
     elif os.path.exists(torch_path):
         os.unlink(torch_path)                              # never leave another run's weights beside these
     if out["snapshots"]:
@@ -1198,7 +1199,8 @@ def load_sweep(run_dir):
         raise RunError(f"{path} is missing")
     try:
         sweep, _ = read_results(path)
-        [t["test_curve"] for t in sweep["trials"]]
+        if not all("test_curve" in t for t in sweep["trials"]):
+            raise KeyError("test_curve")
     except RunError:
         raise
     except Exception as e:
@@ -1218,10 +1220,12 @@ def load_or_train(cfg, run_dir, log=print):
     present = [f for f in ("history.json", "weights.npz") if os.path.exists(os.path.join(run_dir, f))]
     if present:
         saved = load_run(run_dir)
-        history = saved[2]
-        # a run that stopped at its target within both budgets is the same run under either
-        stopped_early = history["reached_target"] and history["iterations"] <= min(cfg.max_iters, saved[0].max_iters)
-        if same_settings(saved[0], cfg) or stopped_early and same_settings(saved[0], dataclasses.replace(cfg, max_iters=saved[0].max_iters)):
+        saved_cfg, history = saved[0], saved[2]
+        # the budget aside, the same settings; and a run that stopped at its target
+        # within both budgets is the same run under either
+        same_but_budget = same_settings(saved_cfg, dataclasses.replace(cfg, max_iters=saved_cfg.max_iters))
+        within_both = history["reached_target"] and history["iterations"] <= min(cfg.max_iters, saved_cfg.max_iters)
+        if same_but_budget and (cfg.max_iters == saved_cfg.max_iters or within_both):
             return saved
         log(f"{run_dir}/ holds a run trained with other settings; training one with these settings first")
     else:
@@ -1375,17 +1379,15 @@ def flag_name(field):
     return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
 
 
-def default_text(name):
+def default_text(field):
     """The default of a Config field as its help shows it, with --paper's where it differs."""
-    d = Config()
-    shown = dataclasses.fields(Config)
-    meta = next(f.metadata for f in shown if f.name == name)
-    text = meta.get("default_text", str(getattr(d, name)).replace("(", "").replace(",)", "").replace(")", ""))
-    paper = {t: getattr(paper_config(t), name) for t in TASKS}
-    if name not in ("seed", "quiet", "task") and any(v != getattr(d, name) for v in paper.values()):
-        p = (str(paper["adding"]) if paper["adding"] == paper["multiplication"] else
-             f"{paper['adding']} adding, {paper['multiplication']} multiplication")
-        text += f"; {p.replace('(', '').replace(',)', '').replace(')', '')} with --paper"
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    default = getattr(Config(), field.name)
+    text = field.metadata.get("default_text", show(default))
+    paper = {t: getattr(paper_config(t), field.name) for t in TASKS}
+    if field.name not in ("seed", "quiet", "task") and any(v != default for v in paper.values()):
+        text += "; " + (show(paper["adding"]) if paper["adding"] == paper["multiplication"] else
+                        f"{show(paper['adding'])} adding, {show(paper['multiplication'])} multiplication") + " with --paper"
     return text
 
 
@@ -1404,8 +1406,8 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
         meta = f.metadata
         if "help" not in meta:
             continue
-        shown = "" if isinstance(f.default, bool) else f" (default {default_text(f.name)})"
-        help_ = (meta["help"] + shown).replace("%", "%%")
+        default = "" if isinstance(f.default, bool) else f" (default {default_text(f)})"
+        help_ = (meta["help"] + default).replace("%", "%%")
         if isinstance(f.default, bool):
             a(flag_name(f), dest=f.name, action="store_const", const=not f.default, default=None, help=help_)
         else:
@@ -1542,8 +1544,9 @@ def export_main(args, cfg):
     data = export_data(cfg, n, seed)
     save_npz(args.export_data, data)
     if not cfg.quiet:
+        test_set = json.loads(str(data["generator"]))["is_test_set"]
         print(f"wrote {args.export_data}: X {data['X'].shape} (batch-first), lengths, y; {cfg.task}, "
-              f"{cfg.dist} distribution" + (", the trainer's held-out test set" if n == cfg.n_test and seed == cfg.test_seed else ""))
+              f"{cfg.dist} distribution" + (", the trainer's held-out test set" if test_set else ""))
     return 0
 
 
