@@ -49,14 +49,14 @@ def check(run_dir, data_path):
     cfg, params, history, _ = mp.load_run(run_dir)
     weights = os.path.join(run_dir, "weights_torch.npz")
     if not os.path.exists(weights):
-        sys.exit(f"pytorch_check.py: error: {weights} is missing (torch has no 1997 cell: only --cell lstm runs "
-                 "with a forget gate are exported); train one with: python multiplication_problem.py")
+        raise mp.RunError(f"{weights} is missing (torch has no 1997 cell: only --cell lstm runs with a forget "
+                          "gate are exported); train one with: python multiplication_problem.py")
     with np.load(data_path) as z:
         X, lengths, y = z["X"], z["lengths"], z["y"]
         gen = json.loads(str(z["generator"]))
     if (gen["task"], gen["dist"]) != (cfg.task, cfg.dist):
-        sys.exit(f"pytorch_check.py: error: {data_path} holds {gen['task']}/{gen['dist']} sequences, the run was "
-                 f"trained on {cfg.task}/{cfg.dist}; export with the run's task and distribution flags")
+        raise mp.RunError(f"{data_path} holds {gen['task']}/{gen['dist']} sequences, the run was trained on "
+                          f"{cfg.task}/{cfg.dist}; export with the run's task and distribution flags")
     net = Net(cfg.hidden)
     with np.load(weights) as z:
         net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
