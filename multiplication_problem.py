@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -438,19 +439,31 @@ def lstm_backward(params, cache, dy):
 #
 # The forward pass is unit-major: arrays (T, units, K, B), so that every
 # operation inside the time loop works on one contiguous block (a NumPy call
-# on a small contiguous array costs ~0.25 us, on a strided one ~1 us, and the
-# paper's protocol runs about 10^9 such steps at T = 1000).
+# on a small contiguous array costs ~0.3 us, a broadcasting or strided one
+# ~0.8 us, and the paper's protocol runs about 10^9 such steps at T = 1000).
+# For the same reason each gate is computed once per cell of its block
+# ("wide" layout: [cells, input gate of each cell, output gate of each cell]),
+# so that y_in g and y_out h multiply equal shapes; a gate's copies have the
+# same weights, hence the same bits, and only its first copy has weights
+# out of it (the others have exact zeros, which change no sum).
 
 class Cache97(NamedTuple):
-    inputs: np.ndarray    # (T+1, W, K, B) what step t's net inputs read: [y(t-1) (U), x(t) (D), 1]
-    R: np.ndarray         # (T+1, W, K, B) the same with the network's own y(t-1) (= inputs unless y_prev)
-    Z: np.ndarray         # (T, U, K, B) tanh(net/2) of [cells, input gates, output gates]
+    inputs: np.ndarray    # (T+1, V, K, B) what step t's net inputs read: [y(t-1) wide (3C), x(t) (D), 1]
+    R: np.ndarray         # (T+1, V, K, B) the same with the network's own y(t-1) (= inputs unless y_prev)
+    Z: np.ndarray         # (T, 3C, K, B) tanh(net/2) of [cells, input gates, output gates], gates wide
     S: np.ndarray         # (T+1, C, K, B) s_t / 2 at S[t+1]
     TH: np.ndarray        # (T, C, K, B) tanh(s_t / 2)
     read: np.ndarray      # (K, B) the step whose cell outputs the output unit reads
     feats: np.ndarray     # (K, B, C) those cell outputs
     dydnet: np.ndarray    # (K, B) output unit's dy/dnet (1 for a linear output or a plain error signal)
     squash: tuple         # (a_g, a_h)
+    N: int                # blocks
+
+    def hidden(self):
+        """The hidden outputs y(t) as the paper numbers them, (T+1, U, K, B):
+        [cells (C), input gates (N), output gates (N)]; y(-1) = 0 at [0]."""
+        C, P = self.S.shape[1], self.S.shape[1] // self.N
+        return np.concatenate([self.R[:, :C], self.R[:, C:2 * C:P], self.R[:, 2 * C:3 * C:P]], axis=1)
 
 
 def lstm97_shape(params):
@@ -459,17 +472,32 @@ def lstm97_shape(params):
     return C, N
 
 
+@functools.lru_cache(maxsize=None)
+def wide_index(C, N, D=2):
+    """Wide layout <-> the paper's units: the unit of each wide row (3C,) and
+    the wide input column of each of the paper's inputs [y (U), x (D), 1]
+    (a gate's input column is its first copy)."""
+    P = C // N
+    unit = np.r_[np.arange(C), C + np.repeat(np.arange(N), P), C + N + np.repeat(np.arange(N), P)]
+    first = np.arange(N) * P
+    column = np.r_[np.arange(C), C + first, 2 * C + first, 3 * C + np.arange(D + 1)]
+    unit.flags.writeable = column.flags.writeable = False      # shared by every call (cached)
+    return unit, column
+
+
 def lstm97_weights(params):
-    """(K, U, W): every unit's weights from [y(t-1), x(t), 1], halved (net/2).
+    """(K, 3C, V): every wide unit's weights from the wide [y(t-1), x(t), 1], halved (net/2).
 
     Stored with a stride of two elements, so that NumPy's matmul runs its own
     loop instead of BLAS: BLAS's summation order depends on the alignment of
     each trial's vector, i.e. on its place in the lockstep group, and a trial
     must give the same bits alone or in any group."""
-    W = np.concatenate([params["Wr"], params["Wx"], params["b"][:, None, :]], axis=1)   # (K, W, U)
-    K, n_in, U = W.shape
-    out = np.empty((K, U, 2 * n_in), W.dtype)[..., ::2]
-    np.multiply(W.transpose(0, 2, 1), 0.5, out=out)
+    C, N = lstm97_shape(params)
+    W = np.concatenate([params["Wr"], params["Wx"], params["b"][:, None, :]], axis=1)   # (K, U+D+1, U)
+    K, V, D = W.shape[0], 3 * C + W.shape[1] - W.shape[2], W.shape[1] - W.shape[2] - 1
+    unit, column = wide_index(C, N, D)
+    out = np.zeros((K, 3 * C, 2 * V), W.dtype)[..., ::2]
+    out[:, :, column] = 0.5 * W[:, :, unit].transpose(0, 2, 1)
     return out
 
 
@@ -483,50 +511,48 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     """
     C, N = lstm97_shape(params)
     T, B, D = X.shape[0], X.shape[2], X.shape[3]
-    K, U = params["Wr"].shape[:2]
-    P, KB, W = C // N, K * B, U + D + 1
+    K = params["Wr"].shape[0]
+    KB, V = K * B, 3 * C + D + 1
     a_g, a_h = squash
-    Wt = lstm97_weights(params)                        # (K, U, W)
-    R = np.zeros((T + 1, W, K, B), Wt.dtype)          # R[t] = [y(t-1), x(t), 1]
-    R[:T, U:U + D] = X.transpose(0, 3, 1, 2)
+    Wt = lstm97_weights(params)                        # (K, 3C, V)
+    R = np.zeros((T + 1, V, K, B), Wt.dtype)          # R[t] = [y(t-1), x(t), 1]
+    R[:T, 3 * C:3 * C + D] = X.transpose(0, 3, 1, 2)
     R[:, -1] = 1.0
     inputs = R
     if y_prev is not None:
         inputs = R.copy()
-        inputs[:T, :U] = y_prev
-    Z = np.empty((T, U, K, B), Wt.dtype)              # tanh(net/2)
+        inputs[:T, :3 * C] = y_prev[:, wide_index(C, N, D)[0]]
+    Z = np.empty((T, 3 * C, K, B), Wt.dtype)          # tanh(net/2)
     S = np.zeros((T + 1, C, K, B), Wt.dtype)          # s_t / 2
     TH = np.empty((T, C, K, B), Wt.dtype)             # tanh(s_t / 2)
-    # views: matmul operands (trial axis first), and flat or per-block blocks of one step
-    Z_k, in_k = Z.transpose(0, 2, 1, 3), inputs.transpose(0, 2, 1, 3)
-    Z_all, Z_gates = Z.reshape(T, U * KB), Z[:, C:].reshape(T, 2 * N * KB)
-    Z_cells = Z[:, :C].reshape(T, N, P, KB)
-    gates = R[:, C:U].reshape(T + 1, 2 * N * KB)
-    y_in, y_out = R[:, C:C + N].reshape(T + 1, N, 1, KB), R[:, C + N:U].reshape(T + 1, N, 1, KB)
-    y_cells = R[:, :C].reshape(T + 1, N, P, KB)
-    S_all, TH_all, TH_cells = S.reshape(T + 1, C * KB), TH.reshape(T, C * KB), TH.reshape(T, N, P, KB)
-    inc = np.empty((N, P, KB), Wt.dtype)
-    inc_all = inc.reshape(-1)
-    one, half = np.ones(2 * N * KB, Wt.dtype), np.full(2 * N * KB, 0.5, Wt.dtype)
+    # per-step views, all contiguous except the matmul's (trial axis first)
+    Z_k, in_k = Z.transpose(0, 2, 1, 3), inputs[:T].transpose(0, 2, 1, 3)
+    Z_all, Z_cells, Z_gates = Z.reshape(T, -1), Z[:, :C].reshape(T, -1), Z[:, C:].reshape(T, -1)
+    gates, y_in = R[1:, C:3 * C].reshape(T, -1), R[1:, C:2 * C].reshape(T, -1)
+    y_out, y_cells = R[1:, 2 * C:3 * C].reshape(T, -1), R[1:, :C].reshape(T, -1)
+    S_all, TH_all = S.reshape(T + 1, -1), TH.reshape(T, -1)
+    inc = np.empty(C * KB, Wt.dtype)
+    one, half = np.ones(2 * C * KB, Wt.dtype), np.full(2 * C * KB, 0.5, Wt.dtype)
     g_scale, h_scale = a_g / 2, a_h                    # s/2 grows by y_in g/2 = y_in (a_g/2) z
-    for t in range(T):
-        np.matmul(Wt, in_k[t], out=Z_k[t])
-        np.tanh(Z_all[t], out=Z_all[t])
-        g = gates[t + 1]
-        np.add(Z_gates[t], one, out=g)
-        np.multiply(g, half, out=g)                   # y_in, y_out = logistic(net)
-        np.multiply(y_in[t + 1], Z_cells[t], out=inc)
+    matmul, tanh, add, multiply = np.matmul, np.tanh, np.add, np.multiply   # bound once: ~1e6 calls per run
+    for z_k, in_t, z, z_g, g, z_c, y_i, s, s_next, th, y_o, y_c in zip(
+            Z_k, in_k, Z_all, Z_gates, gates, Z_cells, y_in, S_all[:-1], S_all[1:], TH_all, y_out, y_cells):
+        matmul(Wt, in_t, z_k)
+        tanh(z, z)
+        add(z_g, one, g)
+        multiply(g, half, g)                          # y_in, y_out = logistic(net)
+        multiply(y_i, z_c, inc)
         if g_scale != 1:
-            inc *= g_scale
-        np.add(S_all[t], inc_all, out=S_all[t + 1])   # constant error carousel (on s/2)
-        np.tanh(S_all[t + 1], out=TH_all[t])
-        np.multiply(y_out[t + 1], TH_cells[t], out=y_cells[t + 1])
+            multiply(inc, g_scale, inc)
+        add(s, inc, s_next)                           # constant error carousel (on s/2)
+        tanh(s_next, th)
+        multiply(y_o, th, y_c)
         if h_scale != 1:
-            y_cells[t + 1] *= h_scale
+            multiply(y_c, h_scale, y_c)
     read = lengths - 1 - delay
     feats = R[read + 1, :C, np.arange(K)[:, None], np.arange(B)]     # (K, B, C)
     y, dydnet = readout(params, feats, output, output_error)
-    return y, Cache97(inputs, R, Z, S, TH, read, feats, dydnet, (a_g, a_h))
+    return y, Cache97(inputs, R, Z, S, TH, read, feats, dydnet, (a_g, a_h), N)
 
 
 def per_block(a, N):
@@ -541,39 +567,54 @@ def lstm97_backward(params, cache, dy, truncated=True):
     if not truncated:
         return _lstm97_backward_full(params, cache, dy)
     C, N = lstm97_shape(params)
-    T, U, K, B = cache.Z.shape
+    T, _, K, B = cache.Z.shape
+    U, P = C + 2 * N, C // N
     a_g, a_h = cache.squash
     grads, dyc = readout_backward(params, cache.feats, cache.dydnet, dy)   # dyc (K, B, C) at the read step
     kk, bb, r = np.arange(K)[:, None], np.arange(B), cache.read
     th_r = cache.TH[r, :, kk, bb]                                   # (K, B, C)
-    yout_r = cache.R[r + 1, C + N:U, kk, bb]                        # (K, B, N)
-    ds = (per_block(dyc * (0.5 * a_h) * (1 - th_r ** 2), N) * yout_r[..., None]).reshape(K, B, C)
+    yout_r = cache.R[r + 1, 2 * C:3 * C, kk, bb]                    # (K, B, C) each cell's output gate
+    ds = dyc * (0.5 * a_h) * (1 - th_r ** 2) * yout_r
     dyout = per_block(dyc * a_h * th_r, N).sum(-1)                  # (K, B, N)
     # the state error ds is the same at every step up to the read step (self-connection 1.0)
-    alive = np.arange(T)[:, None, None] <= r                        # (T, K, B)
+    ds = np.ascontiguousarray(ds.transpose(2, 0, 1))                 # (C, K, B), broadcast over time
     zc = cache.Z[:, :C]                                              # (T, C, K, B)
-    yin = cache.R[1:, C:C + N]                                       # (T, N, K, B)
-    ds_u = ds.transpose(2, 0, 1) * alive[:, None]                    # (T, C, K, B)
-    dNET = np.zeros((T, U, K, B), zc.dtype)
-    dNET[:, :C] = ds_u * (0.5 * a_g) * (1 - zc ** 2) * np.repeat(yin, C // N, axis=1)
-    dNET[:, C:C + N] = (ds_u * a_g * zc).reshape(T, N, C // N, K, B).sum(2) * yin * (1 - yin)
-    dNET[r, C + N:, kk, bb] = dyout * yout_r * (1 - yout_r)
+    yin = cache.R[1:, C:2 * C]                                       # (T, C, K, B) each cell's input gate
+    dNET = np.empty((T, U, K, B), zc.dtype)                          # the paper's units
+    cells = dNET[:, :C]
+    np.multiply(ds * (0.5 * a_g), 1 - zc ** 2, out=cells)
+    cells *= yin
+    dyin = (ds * a_g) * zc                                           # (T, C, K, B) summed per block:
+    gates_in = dNET[:, C:C + N]
+    np.copyto(gates_in, dyin[:, ::P])
+    for p in range(1, P):
+        gates_in += dyin[:, p::P]
+    yin_b = yin[:, ::P]                                              # (T, N, K, B)
+    gates_in *= yin_b
+    gates_in *= 1 - yin_b
+    dNET[:, :C + N] *= (np.arange(T)[:, None, None] <= r)[:, None]   # no error after the read step
+    dNET[:, C + N:] = 0.0
+    yout_rb = yout_r[..., ::P]                                       # (K, B, N)
+    dNET[r, C + N:, kk, bb] = dyout * yout_rb * (1 - yout_rb)
     return _lstm97_weight_grads(grads, cache, dNET)
 
 
 def _lstm97_weight_grads(grads, cache, dNET):
     """Weights from the input vector [y(t-1), x(t), 1] into the net inputs,
     summed over the batch, then over time in time order (so padding steps,
-    exact zeros, leave a trial's gradient bit-identical in any lockstep group)."""
-    U, D = dNET.shape[1], cache.inputs.shape[1] - dNET.shape[1] - 1
-    G = outer_sum(cache.inputs[:-1].transpose(0, 2, 3, 1), dNET.transpose(0, 2, 3, 1), block=64)  # (K, W, U)
-    grads["Wr"], grads["Wx"], grads["b"] = G[:, :U], G[:, U:U + D], G[:, U + D]
+    exact zeros, leave a trial's gradient bit-identical in any lockstep group).
+    The wide copies of a gate are inputs without weights: only the first counts."""
+    U, C, V = dNET.shape[1], cache.S.shape[1], cache.inputs.shape[1]
+    G = outer_sum(cache.inputs[:-1].transpose(0, 2, 3, 1), dNET.transpose(0, 2, 3, 1), block=64)  # (K, V, U)
+    G = G[:, wide_index(C, cache.N, V - 3 * C - 1)[1]]                                           # (K, U+D+1, U)
+    grads["Wr"], grads["Wx"], grads["b"] = G[:, :U], G[:, U:-1], G[:, -1]
     return grads
 
 
 def _lstm97_backward_full(params, cache, dy):
     C, N = lstm97_shape(params)
-    T, U, K, B = cache.Z.shape
+    T, _, K, B = cache.Z.shape
+    U, P = C + 2 * N, C // N
     a_g, a_h = cache.squash
     grads, dyc_read = readout_backward(params, cache.feats, cache.dydnet, dy)
     dYC = np.zeros((T, C, K, B), cache.Z.dtype)           # loss gradient entering y_c(t) from the output unit
@@ -582,10 +623,10 @@ def _lstm97_backward_full(params, cache, dy):
     Wr = params["Wr"]                                    # (K, U_from, U_to)
     dY = np.zeros((U, K, B), cache.Z.dtype)              # gradient entering y(t) from step t+1
     ds = np.zeros((C, K, B), cache.Z.dtype)
-    blocks = lambda a: a.reshape((N, C // N) + a.shape[1:])   # (C, K, B) -> (N, C/N, K, B)
+    blocks = lambda a: a.reshape((N, P) + a.shape[1:])   # (C, K, B) -> (N, C/N, K, B)
     for t in reversed(range(T)):
         zc, th = cache.Z[t, :C], cache.TH[t]
-        y_in, y_out = cache.R[t + 1, C:C + N], cache.R[t + 1, C + N:U]
+        y_in, y_out = cache.R[t + 1, C:2 * C:P], cache.R[t + 1, 2 * C:3 * C:P]    # (N, K, B)
         dyc = dY[:C] + dYC[t]
         ds = ds + (blocks(dyc * (0.5 * a_h) * (1 - th ** 2)) * y_out[:, None]).reshape(C, K, B)
         dy_out = dY[C + N:] + blocks(dyc * a_h * th).sum(1)

@@ -119,7 +119,7 @@ def internals(cfg, params, X, L):
         gates = {"input gate i": A[:, :H], "forget gate f": A[:, H:2 * H], "output gate o": A[:, 2 * H:3 * H]}
         return {"state": Cs, "out": Hs, "gates": gates, "y": float(y[0, 0])}
     C, N = mp.lstm97_shape(params)
-    Y = cache.R[1:, :C + 2 * N, 0, 0]                       # (T, U) hidden outputs
+    Y = cache.hidden()[1:, :, 0, 0]                         # (T, U) hidden outputs
     gates = {"input gates (one per block)": Y[:, C:C + N], "output gates (one per block)": Y[:, C + N:]}
     return {"state": 2 * cache.S[1:, :, 0, 0], "out": Y[:, :C], "gates": gates, "y": float(y[0, 0])}
 

@@ -81,8 +81,7 @@ def test_lstm97_truncated_gradient_is_the_gradient_with_fixed_recurrent_inputs(r
     cfg = mp.Config(cell="lstm97", blocks=2, cells_per_block=3)
     params, X, L, R = random_problem(cfg)
     _, cache = mp.lstm97_forward(params, X, L, **opts)
-    U = params["Wr"].shape[1]
-    y_prev = cache.R[:-1, :U].copy()                  # the unperturbed previous-step outputs
+    y_prev = cache.hidden()[:-1]                  # the unperturbed previous-step outputs
     grads = mp.lstm97_backward(params, cache, R, truncated=True)
     num = numeric_grads(lambda: (mp.lstm97_forward(params, X, L, y_prev=y_prev, **{**opts, **probe})[0] * R).sum(), params)
     for k in params:
@@ -169,7 +168,7 @@ def test_1997_cell_follows_the_paper_equations():
     assert mp.count_weights(mp.init_params(cfg, [0])) == 93
     y, cache = mp.lstm97_forward(params, X, L)
     unit_last = lambda a: np.moveaxis(a, 1, -1)              # (T, units, K, B) -> (T, K, B, units)
-    Z, S, HS, Y = unit_last(cache.Z), unit_last(cache.S), unit_last(cache.TH), unit_last(cache.R[:, :8])
+    Z, S, HS, Y = unit_last(cache.Z), unit_last(cache.S), unit_last(cache.TH), unit_last(cache.hidden())
     sig = lambda x: 1 / (1 + np.exp(-x))
     C, N = 4, 2
     s = np.zeros(Y.shape[1:3] + (C,))
@@ -187,6 +186,10 @@ def test_1997_cell_follows_the_paper_equations():
         net_k = (y_c * params["wy"][:, None, :]).sum(-1) + params["by"][:, None]   # (K, B) output unit
         np.testing.assert_allclose(y[last], sig(net_k)[last], atol=1e-12)
     assert np.abs(Z[..., :C]).max() > 0.95 and np.abs(Z[..., :C]).max() <= 1
+    # the forward pass computes each gate once per cell of its block: the copies must be the same bits
+    for first, copy in ((4, 5), (6, 7), (8, 9), (10, 11)):
+        np.testing.assert_array_equal(cache.Z[:, first], cache.Z[:, copy])
+        np.testing.assert_array_equal(cache.R[:, first], cache.R[:, copy])
     assert np.abs(HS).max() > 0.9 and np.abs(HS).max() <= 1
 
 
