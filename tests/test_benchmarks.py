@@ -58,3 +58,16 @@ def test_readme_generated_sections_are_up_to_date():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "readme_tables.py"), "--check"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_network_state_tells_a_solved_network_from_a_silent_one():
+    """On committed runs: the T = 100 networks that stopped answer with the target
+    (large output weights, an input gate keyed on the marker); the T = 1000 ones,
+    still at chance, answer a constant."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import network_state
+    _, _, stopped, solved = network_state.state(os.path.join(ROOT, "results", "readings",
+                                                             "adding_T100_plain_output_error_caption_squash"))
+    assert stopped == 10 and solved["corr"] > 0.99 and solved["|w_y|"] > 1.0 and solved["marker->in"] > 5.0
+    _, _, stopped, silent = network_state.state(os.path.join(ROOT, "results", "paper_adding_T1000"))
+    assert stopped == 0 and silent["out std"] < 1e-3 and silent["|w_y|"] < 0.05

@@ -1,0 +1,63 @@
+"""What the 1997 networks of saved sweeps have become: one line per run.
+
+    python benchmarks/network_state.py results/paper_adding_T500 results/readings/adding_T100_plain_output_error_caption_squash
+
+For each run (its sweep_weights.npz: the weights at its stop, or where an
+unfinished run was interrupted) on 256 fresh sequences of the run's own
+distribution, medians over the trials of:
+  |w_y|       mean absolute weight from the cells into the output unit
+              (they start uniform in [-0.1, 0.1], mean 0.05)
+  marker->in  largest absolute weight from the marker input into an input gate
+  |s| end     absolute state of the largest cell at the step the output reads
+              (median over the sequences)
+  out std     standard deviation of the output across the sequences
+  corr        correlation of the output with the target
+A network that has learnt the task has large |w_y| and an input gate keyed
+on the marker; one that answers the mean target has an output that does not
+vary (out std near 0) and output weights shrunk below their start.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import multiplication_problem as mp  # noqa: E402
+
+
+def state(run_dir, n=256):
+    s = json.load(open(os.path.join(run_dir, "sweep.json")))
+    cfg = mp.config_from_dict(s["config"])
+    if cfg.cell != "lstm97":
+        raise SystemExit(f"{run_dir}: not a 1997-cell run")
+    with np.load(os.path.join(run_dir, "sweep_weights.npz")) as z:
+        params = {k: z[k] for k in z.files if k != "seeds"}
+    K = params["wy"].shape[0]
+    C, N = mp.lstm97_shape(params)
+    X, L, y = mp.make_sequences(np.random.default_rng(2024), n, cfg)
+    out, cache = mp.forward(cfg, params, X[:, None].astype(params["wy"].dtype), np.repeat(L[None], K, 0))
+    s_end = 2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(n)]     # (K, n, C)
+    row = {
+        "|w_y|": np.abs(params["wy"]).mean(1),
+        "marker->in": np.abs(params["Wx"][:, 1, C:C + N]).max(1),
+        "|s| end": np.median(np.abs(s_end).max(2), axis=1),
+        "out std": out.std(1),
+        "corr": np.array([np.corrcoef(o, y)[0, 1] if o.std() > 0 else 0.0 for o in out]),
+    }
+    seen = max(t["sequences_seen"] for t in s["trials"])
+    stopped = sum(t["reached_target"] for t in s["trials"])
+    return cfg, seen, stopped, {k: float(np.median(v)) for k, v in row.items()}
+
+
+def main(dirs):
+    print(f"{'run':<62} {'T':>5} {'sequences':>10} {'stopped':>8} "
+          + " ".join(f"{k:>10}" for k in ("|w_y|", "marker->in", "|s| end", "out std", "corr")))
+    for d in dirs:
+        cfg, seen, stopped, row = state(d)
+        print(f"{d:<62} {cfg.T_min:>5} {seen:>10,d} {stopped:>5}/10 "
+              + " ".join(f"{v:>10.4f}" for v in row.values()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
