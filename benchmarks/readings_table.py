@@ -38,6 +38,7 @@ def command(s):
     if "--viz-dir" in argv:                 # runs made while the trainer still drew sweep.png itself
         i = argv.index("--viz-dir")
         del argv[i:i + 2]
+    argv = [a for a in argv if a != "--resume"]   # the run's command; a resumed run was started without it
     return "`python " + " ".join(["multiplication_problem.py"] + argv) + "`"
 
 

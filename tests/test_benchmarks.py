@@ -71,3 +71,18 @@ def test_network_state_tells_a_solved_network_from_a_silent_one():
     assert stopped == 10 and solved["corr"] > 0.99 and solved["|w_y|"] > 1.0 and solved["marker->in"] > 5.0
     _, _, stopped, silent = network_state.state(os.path.join(ROOT, "results", "paper_adding_T1000"))
     assert stopped == 0 and silent["out std"] < 1e-3 and silent["|w_y|"] < 0.05
+
+
+def test_weights_over_time_trains_in_stretches_exactly_like_one_run():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import weights_over_time
+    import multiplication_problem as mp
+    import numpy as np
+    rows, _ = weights_over_time.course(20, [0, 1], 200, 100)
+    assert [r[0] for r in rows] == [0, 100, 200]
+    init = mp.init_params(mp.paper_config("adding", 20), [0, 1])
+    assert rows[0][1] == float(np.median(np.abs(init["wy"]).mean(1)))
+    cfg = mp.paper_config("adding", 20, max_iters=200, eval_every=100, quiet=True, checkpoint_every=0)
+    whole = mp.train(cfg, [0, 1], log=lambda s: None)["params"]
+    assert rows[-1][1] == float(np.median(np.abs(whole["wy"]).mean(1)))
+    assert rows[-1][2] == float(np.median(np.abs(whole["Wx"][:, 1, 4:6]).max(1)))

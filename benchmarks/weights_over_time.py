@@ -1,0 +1,65 @@
+"""How the 1997 network's key weights move during the paper's protocol, at
+several T: the mean |w_y| (cells -> output unit; starts uniform in [-0.1, 0.1],
+mean 0.05) and the largest |weight| from the marker input into an input gate,
+medians over the trials, every --every sequences; and the test MSE.
+
+    python benchmarks/weights_over_time.py --T 100,500 --seeds 0-2 --sequences 60000 --output-error plain --squash caption
+
+Any trainer flag of the paper protocol can follow (they go to paper_config).
+"""
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import multiplication_problem as mp  # noqa: E402
+
+
+def course(T, seeds, sequences, every, **overrides):
+    """Train in stretches of `every` sequences (one state carried through, as a
+    resumed run) and read the weights after each -> rows, seconds."""
+    cfg = mp.paper_config("adding", T, eval_every=every, quiet=True, checkpoint_every=0, **overrides)
+    st = mp.new_state(cfg, seeds)
+    C = st.params["wy"].shape[1]
+    t0 = time.perf_counter()
+    rows = []
+    for it in range(0, sequences + 1, every):
+        if it:
+            mp.train(dataclasses.replace(cfg, max_iters=it), seeds, log=lambda s: None, state=st)
+        p = st.params
+        mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, mp.make_test_set(cfg))[0]
+        rows.append((it, float(np.median(np.abs(p["wy"]).mean(1))),
+                     float(np.median(np.abs(p["Wx"][:, 1, C:C + 2]).max(1))), float(np.median(mse))))
+    return rows, time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--T", default="100,500")
+    p.add_argument("--seeds", default="0-2")
+    p.add_argument("--sequences", type=int, default=60_000)
+    p.add_argument("--every", type=int, default=5_000)
+    p.add_argument("--output-error", default="fprime")
+    p.add_argument("--squash", default="body")
+    a = p.parse_args(argv)
+    seeds = mp.parse_seeds(a.seeds)
+    Ts = [int(t) for t in a.T.split(",")]
+    results = {T: course(T, seeds, a.sequences, a.every, output_error=a.output_error, squash=a.squash) for T in Ts}
+    print(f"adding, paper protocol, output error {a.output_error}, squash {a.squash}, seeds {a.seeds}; "
+          "medians over the trials: |w_y| / max |marker -> input gate| / test MSE")
+    print(f"{'sequences':>10} " + " ".join(f"{'T = ' + str(T):>28}" for T in Ts))
+    for i in range(len(results[Ts[0]][0])):
+        cells = []
+        for T in Ts:
+            it, wy, mk, mse = results[T][0][i]
+            cells.append(f"{wy:>8.4f} / {mk:>6.3f} / {mse:>7.4f}")
+        print(f"{results[Ts[0]][0][i][0]:>10,d} " + " ".join(f"{c:>28}" for c in cells))
+    print("wall time: " + ", ".join(f"T = {T}: {results[T][1]:.0f} s" for T in Ts))
+
+
+if __name__ == "__main__":
+    main()
