@@ -1,11 +1,13 @@
 """How the 1997 network's key weights move during the paper's protocol, at
 several T: the mean |w_y| (cells -> output unit; starts uniform in [-0.1, 0.1],
-mean 0.05) and the largest |weight| from the marker input into an input gate,
+mean 0.05), the largest |weight| from the marker input into an input gate,
+the mean |cell state| at the step the output reads (on 256 test sequences),
 medians over the trials, every --every sequences; and the test MSE.
 
     python benchmarks/weights_over_time.py --T 100,500 --seeds 0-2 --sequences 60000 --output-error plain --squash caption
 
-Any trainer flag of the paper protocol can follow (they go to paper_config).
+--noiseless is a control, not the paper's task: every value that is not
+marked is 0, so the cells have no noise to integrate between the markers.
 """
 import argparse
 import dataclasses
@@ -24,7 +26,9 @@ def course(T, seeds, sequences, every, **overrides):
     resumed run) and read the weights after each -> rows, seconds."""
     cfg = mp.paper_config("adding", T, eval_every=every, quiet=True, checkpoint_every=0, **overrides)
     st = mp.new_state(cfg, seeds)
-    C = st.params["wy"].shape[1]
+    C, K = st.params["wy"].shape[1], len(seeds)
+    X, L, _ = mp.make_test_set(cfg)
+    X, L = X[:, None, :256], np.repeat(L[None, :256], K, 0)
     t0 = time.perf_counter()
     rows = []
     for it in range(0, sequences + 1, every):
@@ -32,8 +36,11 @@ def course(T, seeds, sequences, every, **overrides):
             mp.train(dataclasses.replace(cfg, max_iters=it), seeds, log=lambda s: None, state=st)
         p = st.params
         mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, mp.make_test_set(cfg))[0]
+        cache = mp.forward(cfg, p, X, L)[1]
+        s_end = 2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(L.shape[1])]   # (K, n, C)
         rows.append((it, float(np.median(np.abs(p["wy"]).mean(1))),
-                     float(np.median(np.abs(p["Wx"][:, 1, C:C + 2]).max(1))), float(np.median(mse))))
+                     float(np.median(np.abs(p["Wx"][:, 1, C:C + 2]).max(1))),
+                     float(np.median(np.abs(s_end).mean((1, 2)))), float(np.median(mse))))
     return rows, time.perf_counter() - t0
 
 
@@ -45,19 +52,29 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=5_000)
     p.add_argument("--output-error", default="fprime")
     p.add_argument("--squash", default="body")
+    p.add_argument("--noiseless", action="store_true", help="control: unmarked values are 0 (training and test)")
     a = p.parse_args(argv)
+    if a.noiseless:
+        make = mp.make_sequences
+
+        def noiseless(*args, **kw):
+            X, L, y = make(*args, **kw)
+            X[..., 0] *= X[..., 1] == 1.0
+            return X, L, y
+        mp.make_sequences = noiseless
     seeds = mp.parse_seeds(a.seeds)
     Ts = [int(t) for t in a.T.split(",")]
     results = {T: course(T, seeds, a.sequences, a.every, output_error=a.output_error, squash=a.squash) for T in Ts}
-    print(f"adding, paper protocol, output error {a.output_error}, squash {a.squash}, seeds {a.seeds}; "
-          "medians over the trials: |w_y| / max |marker -> input gate| / test MSE")
-    print(f"{'sequences':>10} " + " ".join(f"{'T = ' + str(T):>28}" for T in Ts))
+    print(f"adding, paper protocol{', noiseless control' if a.noiseless else ''}, output error {a.output_error}, "
+          f"squash {a.squash}, seeds {a.seeds}; "
+          "medians over the trials: |w_y| / max |marker -> input gate| / |s| at the end / test MSE")
+    print(f"{'sequences':>10} " + " ".join(f"{'T = ' + str(T):>37}" for T in Ts))
     for i in range(len(results[Ts[0]][0])):
         cells = []
         for T in Ts:
-            it, wy, mk, mse = results[T][0][i]
-            cells.append(f"{wy:>8.4f} / {mk:>6.3f} / {mse:>7.4f}")
-        print(f"{results[Ts[0]][0][i][0]:>10,d} " + " ".join(f"{c:>28}" for c in cells))
+            it, wy, mk, s_end, mse = results[T][0][i]
+            cells.append(f"{wy:>8.4f} / {mk:>6.3f} / {s_end:>6.3f} / {mse:>7.4f}")
+        print(f"{results[Ts[0]][0][i][0]:>10,d} " + " ".join(f"{c:>37}" for c in cells))
     print("wall time: " + ", ".join(f"T = {T}: {results[T][1]:.0f} s" for T in Ts))
 
 
