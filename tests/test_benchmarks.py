@@ -86,3 +86,12 @@ def test_weights_over_time_trains_in_stretches_exactly_like_one_run():
     whole = mp.train(cfg, [0, 1], log=lambda s: None)["params"]
     assert rows[-1][1] == float(np.median(np.abs(whole["wy"]).mean(1)))
     assert rows[-1][2] == float(np.median(np.abs(whole["Wx"][:, 1, 4:6]).max(1)))
+
+
+def test_weights_over_time_gate_bias_control_reduces_the_initial_drift():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import weights_over_time
+    paper, _ = weights_over_time.course(100, [0, 1], 0, 100)
+    closed, _ = weights_over_time.course(100, [0, 1], 0, 100, in_gate_biases=[-6.0, -9.0])
+    assert closed[0][1] == paper[0][1]                    # same weights otherwise
+    assert closed[0][3] < paper[0][3] / 5                 # |s| at the end: sigma(-6) / sigma(-3) = 0.053
