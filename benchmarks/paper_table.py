@@ -54,5 +54,49 @@ def rows(path):
     return out
 
 
+PAPER = {  # Tables 7 and 8 of the paper: (sequences to stop, wrong of 2560, test MSE or None)
+    ("adding", 100, "all_correct"): (74_000, 1, None),
+    ("adding", 500, "all_correct"): (209_000, 0, None),
+    ("adding", 1000, "all_correct"): (853_000, 1, None),
+    ("multiplication", 100, "140"): (482_000, 139, 0.0223),
+    ("multiplication", 100, "13"): (1_273_000, 14, 0.0139),
+}
+GLANCE_RUNS = {  # column -> run folder of each (task, T)
+    "body": "results/paper_{task}_T{T}",
+    "reading": "results/readings/{task}_T{T}_plain_output_error_caption_squash",
+}
+
+
+def cell(path, key):
+    """One run at one stopping point, in a few words."""
+    if not os.path.exists(path):
+        return "not run yet"
+    s = json.load(open(path))
+    trials = s["trials"]
+    picked = [t["stops"][key] for t in trials if key in t["stops"]]
+    seen = max(t["iterations"] for t in trials)
+    state = f"partial: {seen:,d} sequences so far" if s["interrupted"] else f"within {seen:,d}"
+    if not picked:
+        return f"0/{len(trials)} stopped ({state})"
+    seq = np.mean([r["sequences"] for r in picked])
+    wrong = np.mean([r["test_wrong"] for r in picked])
+    mse = f", MSE {np.mean([r['test_mse'] for r in picked]):.5f}" if s["config"]["task"] == "multiplication" else ""
+    return (f"{len(picked)}/{len(trials)} stopped{' (' + state + ')' if len(picked) < len(trials) else ''}: "
+            f"{seq:,.0f} sequences, {wrong:.1f} wrong{mse}")
+
+
+def glance():
+    """The paper's Tables 7 and 8 beside the body text's network and the closest reading."""
+    out = ["| | paper | body text (`--paper`) | plain output error + caption's ranges |", "|---|---|---|---|"]
+    for (task, T, key), (seq, wrong, mse) in PAPER.items():
+        name = f"Table 7, T = {T}" if task == "adding" else f"Table 8, n_seq = {key}"
+        paper = f"{seq:,d} sequences, {wrong} wrong" + (f", MSE {mse}" if mse else "")
+        body = "results/paper_adding_T100_rerun" if (task, T) == ("adding", 100) else GLANCE_RUNS["body"].format(task=task, T=T)
+        reading = GLANCE_RUNS["reading"].format(task=task, T=T)
+        out.append(f"| {name} | {paper} | {cell(os.path.join(ROOT, body, 'sweep.json'), key)} "
+                   f"| {cell(os.path.join(ROOT, reading, 'sweep.json'), key)} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    print(table())
+    print(glance() if "--glance" in sys.argv else table())

@@ -38,6 +38,7 @@ def forum_table():
 
 SECTIONS = {
     "flags": flag_table,
+    "paper-glance": paper_table.glance,
     "paper-table": paper_table.table,
     "ablation-reference-table": ablation_table.reference_table,
     "ablation-paper-table": ablation_table.paper_table,

@@ -95,3 +95,16 @@ def test_weights_over_time_gate_bias_control_reduces_the_initial_drift():
     closed, _ = weights_over_time.course(100, [0, 1], 0, 100, in_gate_biases=[-6.0, -9.0])
     assert closed[0][1] == paper[0][1]                    # same weights otherwise
     assert closed[0][3] < paper[0][3] / 5                 # |s| at the end: sigma(-6) / sigma(-3) = 0.053
+
+
+def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
+    import json
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import paper_table
+    trials = [{"iterations": 100, "stops": {"all_correct": {"sequences": 100, "test_wrong": 2, "test_mse": 1e-5}}},
+              {"iterations": 300, "stops": {}}]
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"trials": trials, "interrupted": True, "config": {"task": "adding"}}))
+    assert paper_table.cell(str(path), "all_correct") == "1/2 stopped (partial: 300 sequences so far): 100 sequences, 2.0 wrong"
+    assert paper_table.cell(str(path), "13") == "0/2 stopped (partial: 300 sequences so far)"
+    assert paper_table.cell(str(tmp_path / "none.json"), "13") == "not run yet"
