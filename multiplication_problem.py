@@ -534,7 +534,7 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     inc = np.empty(C * KB, Wt.dtype)
     one, half = np.ones(2 * C * KB, Wt.dtype), np.full(2 * C * KB, 0.5, Wt.dtype)
     g_scale, h_scale = a_g / 2, a_h                    # s/2 grows by y_in g/2 = y_in (a_g/2) z
-    matmul, tanh, add, multiply = np.matmul, np.tanh, np.add, np.multiply   # bound once: ~1e6 calls per run
+    matmul, tanh, add, multiply = np.matmul, np.tanh, np.add, np.multiply   # looked up once, not at every step
     for z_k, in_t, z, z_g, g, z_c, y_i, s, s_next, th, y_o, y_c in zip(
             Z_k, in_k, Z_all, Z_gates, gates, Z_cells, y_in, S_all[:-1], S_all[1:], TH_all, y_out, y_cells):
         matmul(Wt, in_t, z_k)
