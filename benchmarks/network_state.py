@@ -12,6 +12,9 @@ distribution, medians over the trials of:
               (median over the sequences)
   out std     standard deviation of the output across the sequences
   corr        correlation of the output with the target
+  started     sequences until the test MSE first fell below half the chance
+              level (the test curve is sampled every eval_every sequences);
+              median over the trials that got there, and how many did
 A network that has learnt the task has large |w_y| and an input gate keyed
 on the marker; one that answers the mean target has an output that does not
 vary (out std near 0) and output weights shrunk below their start.
@@ -47,16 +50,22 @@ def state(run_dir, n=256):
     }
     seen = max(t["sequences_seen"] for t in s["trials"])
     stopped = sum(t["reached_target"] for t in s["trials"])
-    return cfg, seen, stopped, {k: float(np.median(v)) for k, v in row.items()}
+    started = [next((c[1] for c in t["test_curve"] if c[2] < s["chance_mse"] / 2), None) for t in s["trials"]]
+    started = [x for x in started if x is not None]
+    summary = {k: float(np.median(v)) for k, v in row.items()}
+    summary["started"] = (float(np.median(started)) if started else None, len(started))
+    return cfg, seen, stopped, summary
 
 
 def main(dirs):
     print(f"{'run':<62} {'T':>5} {'sequences':>10} {'stopped':>8} "
-          + " ".join(f"{k:>10}" for k in ("|w_y|", "marker->in", "|s| end", "out std", "corr")))
+          + " ".join(f"{k:>10}" for k in ("|w_y|", "marker->in", "|s| end", "out std", "corr")) + f" {'started':>16}")
     for d in dirs:
         cfg, seen, stopped, row = state(d)
+        at, n = row.pop("started")
+        started = f"{at:,.0f} ({n})" if n else "-"
         print(f"{d:<62} {cfg.T_min:>5} {seen:>10,d} {stopped:>5}/10 "
-              + " ".join(f"{v:>10.4f}" for v in row.values()))
+              + " ".join(f"{v:>10.4f}" for v in row.values()) + f" {started:>16}")
 
 
 if __name__ == "__main__":
