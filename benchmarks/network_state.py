@@ -15,6 +15,8 @@ distribution, medians over the trials of:
   started     sequences until the test MSE first fell below half the chance
               level (the test curve is sampled every eval_every sequences);
               median over the trials that got there, and how many did
+  to stop     sequences from there to the trial's (last) stopping point,
+              smallest - largest over the trials that stopped
 A network that has learnt the task has large |w_y| and an input gate keyed
 on the marker; one that answers the mean target has an output that does not
 vary (out std near 0) and output weights shrunk below their start.
@@ -50,22 +52,27 @@ def state(run_dir, n=256):
     }
     seen = max(t["sequences_seen"] for t in s["trials"])
     stopped = sum(t["reached_target"] for t in s["trials"])
-    started = [next((c[1] for c in t["test_curve"] if c[2] < s["chance_mse"] / 2), None) for t in s["trials"]]
-    started = [x for x in started if x is not None]
+    first = [next((c[1] for c in t["test_curve"] if c[2] < s["chance_mse"] / 2), None) for t in s["trials"]]
+    started = [x for x in first if x is not None]
+    to_stop = [t["sequences_seen"] - x for t, x in zip(s["trials"], first) if x is not None and t["reached_target"]]
     summary = {k: float(np.median(v)) for k, v in row.items()}
     summary["started"] = (float(np.median(started)) if started else None, len(started))
+    summary["to stop"] = (min(to_stop), max(to_stop)) if to_stop else None
     return cfg, seen, stopped, summary
 
 
 def main(dirs):
     print(f"{'run':<62} {'T':>5} {'sequences':>10} {'stopped':>8} "
-          + " ".join(f"{k:>10}" for k in ("|w_y|", "marker->in", "|s| end", "out std", "corr")) + f" {'started':>16}")
+          + " ".join(f"{k:>10}" for k in ("|w_y|", "marker->in", "|s| end", "out std", "corr"))
+          + f" {'started':>16} {'to stop':>20}")
     for d in dirs:
         cfg, seen, stopped, row = state(d)
         at, n = row.pop("started")
+        span = row.pop("to stop")
         started = f"{at:,.0f} ({n})" if n else "-"
+        to_stop = f"{span[0]:,d} - {span[1]:,d}" if span else "-"
         print(f"{d:<62} {cfg.T_min:>5} {seen:>10,d} {stopped:>5}/10 "
-              + " ".join(f"{v:>10.4f}" for v in row.values()) + f" {started:>16}")
+              + " ".join(f"{v:>10.4f}" for v in row.values()) + f" {started:>16} {to_stop:>20}")
 
 
 if __name__ == "__main__":
