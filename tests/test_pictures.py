@@ -115,3 +115,20 @@ def test_sweep_picture_trains_the_sweep_once(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "s" / "sweep.json").read_bytes() == sweep, "drawn from the saved sweep, not retrained"
     assert (tmp_path / "v" / "sweep.png").exists()
+
+
+def test_1997_cell_internals_put_each_gate_with_its_block():
+    """The cell-state picture of a 1997 run: each cell's output is its block's
+    output gate times h(s) = tanh(s/2) (body text), read back from the drawn arrays."""
+    sys.path.insert(0, ROOT)
+    import multiplication_problem as mp
+    import visualize_multiplication_problem as vis
+    cfg = mp.paper_config("adding", T=20)
+    params = mp.init_params(cfg, [3])
+    params = {k: 8 * v for k, v in params.items()}            # gates away from 0.5, so a mix-up shows
+    X, L, _ = mp.make_sequences(np.random.default_rng(0), 1, cfg)
+    d = vis.internals(cfg, params, X[:, 0], int(L[0]))
+    out_gates = d["gates"]["output gates (one per block)"]      # (T, N)
+    expected = np.repeat(out_gates, 2, axis=1) * np.tanh(d["state"] / 2)
+    np.testing.assert_allclose(d["out"], expected, rtol=0, atol=1e-12)
+    assert np.ptp(out_gates[:, 0] - out_gates[:, 1]) > 0.01
