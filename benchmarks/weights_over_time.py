@@ -56,6 +56,7 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=5_000)
     p.add_argument("--output-error", default="fprime")
     p.add_argument("--squash", default="body")
+    p.add_argument("--out-gate-biases", action="store_true", help="the trainer's reading: output-gate biases -1, -2")
     p.add_argument("--noiseless", action="store_true", help="control: unmarked values are 0 (training and test)")
     p.add_argument("--in-gate-biases", help="control: the input gates' initial biases, e.g. -6,-9")
     a = p.parse_args(argv)
@@ -70,10 +71,11 @@ def main(argv=None):
     seeds = mp.parse_seeds(a.seeds)
     Ts = [int(t) for t in a.T.split(",")]
     biases = [float(b) for b in a.in_gate_biases.split(",")] if a.in_gate_biases else None
-    results = {T: course(T, seeds, a.sequences, a.every, biases, output_error=a.output_error, squash=a.squash)
-               for T in Ts}
+    results = {T: course(T, seeds, a.sequences, a.every, biases, output_error=a.output_error, squash=a.squash,
+                         out_gate_biases=a.out_gate_biases) for T in Ts}
     control = (", noiseless control" if a.noiseless else "") + (f", input-gate biases {biases}" if biases else "")
-    print(f"adding, paper protocol{control}, output error {a.output_error}, "
+    reading = ", output-gate biases -1, -2" if a.out_gate_biases else ""
+    print(f"adding, paper protocol{control}{reading}, output error {a.output_error}, "
           f"squash {a.squash}, seeds {a.seeds}; "
           "medians over the trials: |w_y| / max |marker -> input gate| / |s| at the end / test MSE")
     print(f"{'sequences':>10} " + " ".join(f"{'T = ' + str(T):>37}" for T in Ts))
