@@ -28,22 +28,22 @@ def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
     resumed run) and read the weights after each -> rows, seconds."""
     cfg = mp.paper_config("adding", T, eval_every=every, quiet=True, checkpoint_every=0, **overrides)
     st = mp.new_state(cfg, seeds)
-    C, K = st.params["wy"].shape[1], len(seeds)
+    (C, N), K = mp.lstm97_shape(st.params), len(seeds)
     if in_gate_biases is not None:
-        st.params["b"][:, C:C + len(in_gate_biases)] = in_gate_biases
-    X, L, _ = mp.make_test_set(cfg)
-    X, L = X[:, None, :256], np.repeat(L[None, :256], K, 0)
+        st.params["b"][:, C:C + N] = in_gate_biases
+    test = mp.make_test_set(cfg)
+    X, L = test[0][:, None, :256], np.repeat(test[1][None, :256], K, 0)
     t0 = time.perf_counter()
     rows = []
     for it in range(0, sequences + 1, every):
         if it:
             mp.train(dataclasses.replace(cfg, max_iters=it), seeds, log=lambda s: None, state=st)
         p = st.params
-        mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, mp.make_test_set(cfg))[0]
+        mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, test)[0]
         cache = mp.forward(cfg, p, X, L)[1]
         s_end = 2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(L.shape[1])]   # (K, n, C)
         rows.append((it, float(np.median(np.abs(p["wy"]).mean(1))),
-                     float(np.median(np.abs(p["Wx"][:, 1, C:C + 2]).max(1))),
+                     float(np.median(np.abs(p["Wx"][:, 1, C:C + N]).max(1))),
                      float(np.median(np.abs(s_end).mean((1, 2)))), float(np.median(mse))))
     return rows, time.perf_counter() - t0
 
@@ -54,8 +54,8 @@ def main(argv=None):
     p.add_argument("--seeds", default="0-2")
     p.add_argument("--sequences", type=int, default=60_000)
     p.add_argument("--every", type=int, default=5_000)
-    p.add_argument("--output-error", default="fprime")
-    p.add_argument("--squash", default="body")
+    p.add_argument("--output-error", default="fprime", choices=("fprime", "plain"))
+    p.add_argument("--squash", default="body", choices=tuple(mp.SQUASH))
     p.add_argument("--out-gate-biases", action="store_true", help="the trainer's reading: output-gate biases -1, -2")
     p.add_argument("--noiseless", action="store_true", help="control: unmarked values are 0 (training and test)")
     p.add_argument("--in-gate-biases", help="control: the input gates' initial biases, e.g. -6,-9")
