@@ -31,6 +31,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import multiplication_problem as mp  # noqa: E402
 
 
+def key_weights(params):
+    """Per trial: mean |w_y| (cells -> output unit), largest |marker -> input gate|."""
+    C, N = mp.lstm97_shape(params)
+    return np.abs(params["wy"]).mean(1), np.abs(params["Wx"][:, 1, C:C + N]).max(1)
+
+
+def end_states(cache):
+    """|s| of every cell at the step the output unit reads: (K, n, C)."""
+    K, n = cache.read.shape
+    return np.abs(2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(n)])
+
+
 def state(run_dir, n=256):
     s = json.load(open(os.path.join(run_dir, "sweep.json")))
     cfg = mp.config_from_dict(s["config"])
@@ -39,14 +51,13 @@ def state(run_dir, n=256):
     with np.load(os.path.join(run_dir, "sweep_weights.npz")) as z:
         params = {k: z[k] for k in z.files if k != "seeds"}
     K = params["wy"].shape[0]
-    C, N = mp.lstm97_shape(params)
     X, L, y = mp.make_sequences(np.random.default_rng(2024), n, cfg)
     out, cache = mp.forward(cfg, params, X[:, None].astype(params["wy"].dtype), np.repeat(L[None], K, 0))
-    s_end = 2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(n)]     # (K, n, C)
+    w_y, marker = key_weights(params)
     row = {
-        "|w_y|": np.abs(params["wy"]).mean(1),
-        "marker->in": np.abs(params["Wx"][:, 1, C:C + N]).max(1),
-        "|s| end": np.median(np.abs(s_end).max(2), axis=1),
+        "|w_y|": w_y,
+        "marker->in": marker,
+        "|s| end": np.median(end_states(cache).max(2), axis=1),
         "out std": out.std(1),
         "corr": np.array([np.corrcoef(o, y)[0, 1] if o.std() > 0 else 0.0 for o in out]),
     }

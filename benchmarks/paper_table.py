@@ -54,17 +54,19 @@ def rows(path):
     return out
 
 
-PAPER = {  # Tables 7 and 8 of the paper: (sequences to stop, wrong of 2560, test MSE or None)
-    ("adding", 100, "all_correct"): (74_000, 1, None),
-    ("adding", 500, "all_correct"): (209_000, 0, None),
-    ("adding", 1000, "all_correct"): (853_000, 1, None),
-    ("multiplication", 100, "140"): (482_000, 139, 0.0223),
-    ("multiplication", 100, "13"): (1_273_000, 14, 0.0139),
-}
-GLANCE_RUNS = {  # column -> run folder of each (task, T)
-    "body": "results/paper_{task}_T{T}",
-    "reading": "results/readings/{task}_T{T}_plain_output_error_caption_squash",
-}
+GLANCE = [  # a row of the paper's Tables 7 and 8: (task, T, stop key), the paper's (sequences, wrong of 2560,
+    # test MSE or None), and the folders of the body text's run and the closest reading's run
+    (("adding", 100, "all_correct"), (74_000, 1, None), "paper_adding_T100_rerun",
+     "readings/adding_T100_plain_output_error_caption_squash"),
+    (("adding", 500, "all_correct"), (209_000, 0, None), "paper_adding_T500",
+     "readings/adding_T500_plain_output_error_caption_squash"),
+    (("adding", 1000, "all_correct"), (853_000, 1, None), "paper_adding_T1000",
+     "readings/adding_T1000_plain_output_error_caption_squash"),
+    (("multiplication", 100, "140"), (482_000, 139, 0.0223), "paper_multiplication_T100",
+     "readings/multiplication_T100_plain_output_error_caption_squash"),
+    (("multiplication", 100, "13"), (1_273_000, 14, 0.0139), "paper_multiplication_T100",
+     "readings/multiplication_T100_plain_output_error_caption_squash"),
+]
 
 
 def cell(path, key):
@@ -88,13 +90,11 @@ def cell(path, key):
 def glance():
     """The paper's Tables 7 and 8 beside the body text's network and the closest reading."""
     out = ["| | paper | body text (`--paper`) | plain output error + caption's ranges |", "|---|---|---|---|"]
-    for (task, T, key), (seq, wrong, mse) in PAPER.items():
+    for (task, T, key), (seq, wrong, mse), body, reading in GLANCE:
         name = f"Table 7, T = {T}" if task == "adding" else f"Table 8, n_seq = {key}"
         paper = f"{seq:,d} sequences, {wrong} wrong" + (f", MSE {mse}" if mse else "")
-        body = "results/paper_adding_T100_rerun" if (task, T) == ("adding", 100) else GLANCE_RUNS["body"].format(task=task, T=T)
-        reading = GLANCE_RUNS["reading"].format(task=task, T=T)
-        out.append(f"| {name} | {paper} | {cell(os.path.join(ROOT, body, 'sweep.json'), key)} "
-                   f"| {cell(os.path.join(ROOT, reading, 'sweep.json'), key)} |")
+        runs = [cell(os.path.join(ROOT, "results", d, "sweep.json"), key) for d in (body, reading)]
+        out.append(f"| {name} | {paper} | {runs[0]} | {runs[1]} |")
     return "\n".join(out)
 
 

@@ -22,6 +22,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import multiplication_problem as mp  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from network_state import end_states, key_weights  # noqa: E402
+
 
 def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
     """Train in stretches of `every` sequences (one state carried through, as a
@@ -40,11 +43,10 @@ def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
             mp.train(dataclasses.replace(cfg, max_iters=it), seeds, log=lambda s: None, state=st)
         p = st.params
         mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, test)[0]
-        cache = mp.forward(cfg, p, X, L)[1]
-        s_end = 2 * cache.S[cache.read + 1, :, np.arange(K)[:, None], np.arange(L.shape[1])]   # (K, n, C)
-        rows.append((it, float(np.median(np.abs(p["wy"]).mean(1))),
-                     float(np.median(np.abs(p["Wx"][:, 1, C:C + N]).max(1))),
-                     float(np.median(np.abs(s_end).mean((1, 2)))), float(np.median(mse))))
+        w_y, marker = key_weights(p)
+        s_end = end_states(mp.forward(cfg, p, X, L)[1])
+        rows.append((it, float(np.median(w_y)), float(np.median(marker)),
+                     float(np.median(s_end.mean((1, 2)))), float(np.median(mse))))
     return rows, time.perf_counter() - t0
 
 
