@@ -39,6 +39,7 @@ CORRECT_ABS_ERR = 0.04   # paper: a sequence is processed correctly below this
 WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequences
 RESULTS_VERSION = 2       # history.json and sweep.json: every Config field, n_trials, interrupted
 CHECKPOINT_VERSION = 1
+DEFAULT_SAVE_DIR = "run"
 RUN_FILES = ("weights.npz", "history.json", "snapshots.npz", "weights_torch.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # 1997 cell: (a_g, a_h), g = a_g tanh(net/2), h = a_h tanh(s/2)
@@ -808,63 +809,85 @@ def all_finite(arrays, n):
     return np.logical_and.reduce([np.isfinite(a.reshape(n, -1)).all(1) for a in arrays])
 
 
+def record_test(cfg, st, test, it, idx):
+    """Test the trials idx at iteration it; the stopped ones keep their last result."""
+    K = len(st.seeds)
+    mse, wrong = (st.curve[-1][1].copy(), st.curve[-1][2].copy()) if st.curve else (np.zeros(K), np.zeros(K, int))
+    mse[idx], wrong[idx] = evaluate(cfg, take_trials(st.params, idx), test)
+    st.curve.append((it, mse, wrong))
+    return mse
+
+
+def freeze(cfg, st, k, it, success, log):
+    """Trial k stops at iteration it; the others go on."""
+    st.active[k], st.stopped_at[k], st.reached[k] = False, it, success
+    if len(st.seeds) > 1 and not cfg.quiet:
+        log(f"trial seed {st.seeds[k]} stopped at iteration {it:,d} ({it * cfg.batch_size:,d} sequences)"
+            + (f", test MSE {st.curve[-1][1][k]:.5f}" if cfg.stop == "test_mse" else
+               ", " + ", ".join(f"stop {n}: {s['sequences']:,d} seq, MSE {s['test_mse']:.4f}, "
+                                f"{s['test_wrong']} wrong" for n, s in st.stops[k].items())))
+
+
+def fault(st, k, it, what, log):
+    st.active[k], st.stopped_at[k] = False, it - 1
+    st.faults[k] = f"non-finite {what} at iteration {it}; trial stopped with the weights of iteration {it - 1}"
+    log(f"seed {st.seeds[k]}: {st.faults[k]}")
+
+
+def train_step(cfg, st, it, log):
+    """Iteration it of every running trial: forward -> backward -> update.
+    Returns the training errors (K, B), zero for stopped trials, and the step count T."""
+    K, dtype = len(st.seeds), np.dtype(cfg.dtype)
+    ids = np.flatnonzero(st.active)                # the stopped trials drop out of the arrays
+    idx = slice(None) if len(ids) == K else ids
+    P = take_trials(st.params, idx)
+    X, L, y_true = stack_trials([st.streams[k].next() for k in ids], dtype)
+    y, cache = forward(cfg, P, X, L)
+    err = np.zeros((K, cfg.batch_size))
+    err[ids] = y - y_true
+    grads = clip_grads(backward(cfg, P, cache, loss_grad(cfg, err[ids]).astype(dtype)), cfg.clip)
+    ok = all_finite([err[ids], *grads.values()], len(ids))
+    if not ok.all():
+        for k in ids[~ok]:
+            fault(st, k, it, "loss" if not np.isfinite(err[k]).all() else "gradient", log)
+        idx = ids[ok]
+        grads = {k: g[ok] for k, g in grads.items()}
+        err[~st.active] = 0.0
+    update(cfg, st.params, grads, st.opt, idx)
+    return err, X.shape[0]
+
+
 def train(cfg, seeds, log=print, state=None, checkpoint=None):
     """Train one network per seed in lockstep on the trial axis.
 
     Every trial has its own weights, data stream, optimiser state and stopping
     point; a stopped trial drops out while the others go on. `state` resumes
-    a run; `checkpoint(state)` is called every cfg.checkpoint_every iterations
-    and on an interrupt. Returns the final params (K first) and one result
-    dict per seed.
+    a run; `checkpoint(state)` is called every cfg.checkpoint_every iterations,
+    on an interrupt and when the last trial stops. Returns the final params
+    (K first) and one result dict per seed.
     """
     st = state if state is not None else new_state(cfg, seeds)
-    K, B, dtype = len(seeds), cfg.batch_size, np.dtype(cfg.dtype)
     test = make_test_set(cfg)
-    n_seq = sorted(cfg.n_seq, reverse=True)
-
-    def record_test(it, idx):
-        """Test the trials idx; the stopped ones keep their last result."""
-        mse, wrong = (st.curve[-1][1].copy(), st.curve[-1][2].copy()) if st.curve else (np.zeros(K), np.zeros(K, int))
-        mse[idx], wrong[idx] = evaluate(cfg, take_trials(st.params, idx), test)
-        st.curve.append((it, mse, wrong))
-        return mse
-
-    def freeze(k, it, success):
-        st.active[k], st.stopped_at[k], st.reached[k] = False, it, success
-        if K > 1 and not cfg.quiet:
-            log(f"trial seed {seeds[k]} stopped at iteration {it:,d} ({it * B:,d} sequences)"
-                + (f", test MSE {st.curve[-1][1][k]:.5f}" if cfg.stop == "test_mse" else
-                   ", " + ", ".join(f"stop {n}: {s['sequences']:,d} seq, MSE {s['test_mse']:.4f}, "
-                                    f"{s['test_wrong']} wrong" for n, s in st.stops[k].items())))
-
-    def fault(k, it, what):
-        st.active[k], st.stopped_at[k] = False, it - 1
-        st.faults[k] = f"non-finite {what} at iteration {it}; trial stopped with the weights of iteration {it - 1}"
-        log(f"seed {seeds[k]}: {st.faults[k]}")
-
-    start, last_print, it = time.perf_counter() - st.elapsed, 0.0, st.it
+    start = time.perf_counter() - st.elapsed
     if not st.curve:
-        record_test(0, slice(None))
-    for it in range(st.it + 1, cfg.max_iters + 1):
+        record_test(cfg, st, test, 0, slice(None))
+    run_until(cfg, st, test, cfg.max_iters, log, checkpoint)
+    return finish(cfg, st, time.perf_counter() - start, test)
+
+
+def run_until(cfg, st, test, last, log, checkpoint=None):
+    """Train st from iteration st.it + 1 to `last`, or until every trial has
+    stopped or a signal arrives. The bookkeeping around train_step: the
+    training loss, the paper's window and stop, the held-out tests, snapshots,
+    progress lines and checkpoints."""
+    K, B = len(st.seeds), cfg.batch_size
+    n_seq = sorted(cfg.n_seq, reverse=True)
+    stop = functools.partial(freeze, cfg, st, log=log)
+    start, last_print, it0, t0 = time.perf_counter() - st.elapsed, 0.0, st.it, time.perf_counter()
+    for it in range(st.it + 1, last + 1):
         if not st.active.any():
             break
-        # only the running trials are computed; the stopped ones drop out of the arrays
-        ids = np.flatnonzero(st.active)
-        idx = slice(None) if len(ids) == K else ids
-        P = take_trials(st.params, idx)
-        X, L, y_true = stack_trials([st.streams[k].next() for k in ids], dtype)
-        y, cache = forward(cfg, P, X, L)
-        err = np.zeros((K, B))                     # (K, B) training errors, zero for stopped trials
-        err[ids] = y - y_true
-        grads = clip_grads(backward(cfg, P, cache, loss_grad(cfg, err[ids]).astype(dtype)), cfg.clip)
-        ok = all_finite([err[ids], *grads.values()], len(ids))
-        if not ok.all():
-            for k in ids[~ok]:
-                fault(k, it, "loss" if not np.isfinite(err[k]).all() else "gradient")
-            ids, idx = ids[ok], ids[ok]
-            grads = {k: g[ok] for k, g in grads.items()}
-            err[~st.active] = 0.0
-        update(cfg, st.params, grads, st.opt, idx)
+        err, T = train_step(cfg, st, it, log)
         st.loss_acc += (err ** 2).mean(1)
         if it % cfg.loss_every == 0:
             st.losses.append(st.loss_acc / cfg.loss_every)
@@ -872,12 +895,12 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
 
         if cfg.stop == "paper":
             window_push(st.recent, st.n_wrong, (it - 1) * B, np.abs(err), st.active)
-            _paper_stop_check(cfg, it, st, test, n_seq, freeze)
+            _paper_stop_check(cfg, it, st, test, n_seq, stop)
         if it % cfg.eval_every == 0 and st.active.any():
-            mse = record_test(it, np.flatnonzero(st.active))
+            mse = record_test(cfg, st, test, it, np.flatnonzero(st.active))
             if cfg.stop == "test_mse":
                 for k in np.flatnonzero(st.active & (mse < cfg.target_test_mse)):
-                    freeze(k, it, True)
+                    stop(k, it, True)
         if st.snapshots and st.active[0] and it % snapshot_interval(cfg, st.snapshots) == 0:
             st.snapshots.append((it, {k: v.copy() for k, v in st.params.items()}))
             if len(st.snapshots) > 2 * SNAPSHOTS:
@@ -887,20 +910,20 @@ def train(cfg, seeds, log=print, state=None, checkpoint=None):
         done = not st.active.any()
         if not cfg.quiet and (now - last_print > 2.0 or done or it == cfg.max_iters):
             last_print = now
-            _progress(log, cfg, it, X.shape[0], st.losses, st.loss_acc, st.curve, st.active, now)
-        if checkpoint and (INTERRUPTS or cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
+            _progress(log, cfg, st, T, (it - it0) * B / max(time.perf_counter() - t0, 1e-9))
+        if checkpoint and (INTERRUPTS or done or cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
             st.elapsed = now
             checkpoint(st)
         if done or INTERRUPTS:
             break
-    return finish(cfg, st, time.perf_counter() - start, record_test)
+    st.elapsed = time.perf_counter() - start
 
 
-def finish(cfg, st, elapsed, record_test):
+def finish(cfg, st, elapsed, test):
     """Results of the run as it stands: the still-running trials end at st.it."""
-    K, B, it = len(st.seeds), cfg.batch_size, st.it
+    B, it = cfg.batch_size, st.it
     if st.curve[-1][0] != it and st.active.any():
-        record_test(it, np.flatnonzero(st.active))
+        record_test(cfg, st, test, it, np.flatnonzero(st.active))
     stopped_at = np.where(st.active, it, st.stopped_at)
     snapshots = list(st.snapshots)
     if snapshots and snapshots[-1][0] != stopped_at[0]:
@@ -921,15 +944,16 @@ def finish(cfg, st, elapsed, record_test):
             "snapshots": snapshots, "interrupted": bool(INTERRUPTS)}
 
 
-def _progress(log, cfg, it, T, losses, loss_acc, curve, active, now):
-    recent = losses[-1] if losses else loss_acc / max(1, it % cfg.loss_every)
-    rate = it * cfg.batch_size / max(now, 1e-9)
+def _progress(log, cfg, st, T, rate):
+    """One progress line; `rate` is sequences per second since this process started."""
+    it, active = st.it, st.active
+    recent = st.losses[-1] if st.losses else st.loss_acc / max(1, it % cfg.loss_every)
     eta = (cfg.max_iters - it) * cfg.batch_size / max(rate, 1e-9)
     K = len(active)
-    test = np.median(curve[-1][1])
+    test = np.median(st.curve[-1][1])
     trials = f" | stopped {K - active.sum()}/{K}" if K > 1 else ""
     log(f"iter {it:>8d} | T {T:>4d} | train MSE {np.median(recent):.5f} | test MSE {test:.5f} "
-        f"@{curve[-1][0]} | {rate:,.0f} seq/s{trials} | ETA <= {_fmt_secs(eta)}")
+        f"@{st.curve[-1][0]} | {rate:,.0f} seq/s{trials} | ETA <= {_fmt_secs(eta)}")
 
 
 def _fmt_secs(s):
@@ -964,8 +988,8 @@ def paper_stop_points(task, recent, n_wrong, n_seq):
     return {str(n): n_wrong < n for n in n_seq}
 
 
-def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
-    """Record each stopping point a running trial reaches now; freeze it at the last."""
+def _paper_stop_check(cfg, it, st, test, n_seq, stop):
+    """Record each stopping point a running trial reaches now; stop it at the last."""
     seen = it * cfg.batch_size
     points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
     for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):
@@ -973,7 +997,7 @@ def _paper_stop_check(cfg, it, st, test, n_seq, freeze):
             if reached[k] and key not in st.stops[k]:
                 st.stops[k][key] = _stop_record(cfg, st.params, k, seen, test)
         if all(key in st.stops[k] for key in points):
-            freeze(k, it, True)
+            stop(k, it, True)
 
 
 def _stop_record(cfg, params, k, seen, test):
@@ -1001,9 +1025,10 @@ def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
     checkpointing into save_dir. Per-seed results do not depend on the grouping."""
     groups = seed_groups(seeds, workers)
     states = states or [None] * len(groups)
-    jobs = [(cfg, g, i, states[i], checkpoint_path(save_dir, g, len(groups))) for i, g in enumerate(groups)]
+    paths = [checkpoint_path(save_dir, g, len(groups)) for g in groups]
+    jobs = [(cfg, g, i, states[i], paths[i]) for i, g in enumerate(groups)]
     if len(groups) == 1:
-        return _train_group(*jobs[0], log=log)
+        return {**_train_group(*jobs[0], log=log), "checkpoints": paths}
     import multiprocessing
     pool = multiprocessing.get_context("fork").Pool(len(groups))
     try:
@@ -1017,16 +1042,97 @@ def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
             "iterations": max(p["iterations"] for p in parts), "snapshots": [],
-            "interrupted": any(p["interrupted"] for p in parts)}
+            "interrupted": any(p["interrupted"] for p in parts), "checkpoints": paths}
 
 
 def _train_group(cfg, seeds, i, state, ckpt, log=None):
     if log is None:
         log = lambda s: print(f"[group {i}] {s}", flush=True)
-    out = train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
-    if not out["interrupted"] and os.path.exists(ckpt):
-        os.unlink(ckpt)                               # finished: nothing to resume
-    return out
+    return train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
+
+
+def drop_checkpoints(out):
+    """After a finished run's results are saved: nothing is left to resume."""
+    if not out["interrupted"]:
+        for path in out["checkpoints"]:
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+# ----------------------------------------------------------------------------
+# regrouping: trials are independent, so a checkpoint of any lockstep grouping
+# can be split and merged into any other
+
+def select_trials(st, ks):
+    """The lockstep state of the trials ks (positions in st) on their own."""
+    ks = list(ks)
+    sub = lambda arrays: {name: a[ks] for name, a in arrays.items()}
+    return TrainState(
+        seeds=[st.seeds[k] for k in ks], params=sub(st.params),
+        opt=None if st.opt is None else {"m": sub(st.opt["m"]), "v": sub(st.opt["v"]), "t": st.opt["t"][ks]},
+        streams=[st.streams[k] for k in ks], active=st.active[ks], stopped_at=st.stopped_at[ks],
+        reached=st.reached[ks], faults=[st.faults[k] for k in ks], losses=[l[ks] for l in st.losses],
+        loss_acc=st.loss_acc[ks], curve=[(i, m[ks], w[ks]) for i, m, w in st.curve], recent=st.recent[ks],
+        n_wrong=st.n_wrong[ks], stops=[st.stops[k] for k in ks], snapshots=[], it=st.it, elapsed=st.elapsed)
+
+
+def merge_states(cfg, states):
+    """One lockstep state of several groups' trials, in the order given. A group
+    behind the furthest must have no running trial (catch it up first); its
+    record is extended as the lockstep run would have extended it: a stopped
+    trial keeps its last test result and adds no training loss."""
+    it = max(s.it for s in states)
+    if any(s.it != it and s.active.any() for s in states):
+        raise ValueError("merge_states: a group with running trials is behind; catch it up first")
+    its = sorted({c[0] for s in states for c in s.curve})
+
+    def curve_at_its(s):
+        j, out = 0, []
+        for t in its:
+            while j + 1 < len(s.curve) and s.curve[j + 1][0] <= t:
+                j += 1
+            out.append(s.curve[j])
+        return out
+
+    def losses_to_it(s):
+        losses, acc = list(s.losses), s.loss_acc
+        while len(losses) < it // cfg.loss_every:
+            losses.append(acc / cfg.loss_every)
+            acc = np.zeros_like(acc)
+        return losses, acc
+
+    curves = [curve_at_its(s) for s in states]
+    losses = [losses_to_it(s) for s in states]
+    cat = lambda arrays: np.concatenate(arrays)
+    cat_dict = lambda dicts: {k: cat([d[k] for d in dicts]) for k in dicts[0]}
+    opts = [s.opt for s in states]
+    return TrainState(
+        seeds=[x for s in states for x in s.seeds], params=cat_dict([s.params for s in states]),
+        opt=None if opts[0] is None else {"m": cat_dict([o["m"] for o in opts]), "v": cat_dict([o["v"] for o in opts]),
+                                          "t": cat([o["t"] for o in opts])},
+        streams=[x for s in states for x in s.streams], active=cat([s.active for s in states]),
+        stopped_at=cat([s.stopped_at for s in states]), reached=cat([s.reached for s in states]),
+        faults=[x for s in states for x in s.faults],
+        losses=[cat([l[0][n] for l in losses]) for n in range(it // cfg.loss_every)],
+        loss_acc=cat([l[1] for l in losses]),
+        curve=[(t, cat([c[n][1] for c in curves]), cat([c[n][2] for c in curves])) for n, t in enumerate(its)],
+        recent=cat([s.recent for s in states]), n_wrong=cat([s.n_wrong for s in states]),
+        stops=[x for s in states for x in s.stops], snapshots=[], it=it, elapsed=max(s.elapsed for s in states))
+
+
+def regroup(cfg, states, groups, log):
+    """States of one lockstep grouping -> the states of `groups` (lists of seeds),
+    all at the furthest group's iteration. A group behind it trains up to it
+    first; since the trials are independent this changes no result."""
+    it = max(s.it for s in states)
+    test = make_test_set(cfg)
+    for s in states:
+        if s.it < it and s.active.any():
+            log(f"regrouping: training seeds {','.join(map(str, s.seeds))} from iteration {s.it:,d} up to {it:,d}")
+            run_until(dataclasses.replace(cfg, quiet=True), s, test, it, log)
+    merged = merge_states(cfg, states)
+    position = {seed: k for k, seed in enumerate(merged.seeds)}
+    return [select_trials(merged, [position[seed] for seed in g]) for g in groups]
 
 
 # ----------------------------------------------------------------------------
@@ -1092,27 +1198,48 @@ def load_checkpoint(path):
     return cfg, st
 
 
-def load_checkpoints(cfg, seeds, workers, save_dir):
-    """The states to resume a run of `seeds` from (UsageError if there are none
-    or they were made with other settings)."""
-    groups = seed_groups(seeds, workers)
-    states = []
-    for g in groups:
-        path = checkpoint_path(save_dir, g, len(groups))
-        if not os.path.isfile(path):
-            found = sorted(f for f in os.listdir(save_dir) if f.startswith("checkpoint")) if os.path.isdir(save_dir) else []
-            raise UsageError(f"--resume: no checkpoint {path}" + (
-                f" (found {', '.join(found)}: resume with the seeds and --workers of that run)" if found else ""))
+def checkpoint_files(save_dir):
+    """The checkpoints in save_dir, as paths."""
+    if not os.path.isdir(save_dir):
+        return []
+    return [os.path.join(save_dir, f) for f in sorted(os.listdir(save_dir))
+            if f.startswith("checkpoint") and f.endswith(".npz")]
+
+
+def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
+    """The states to resume a run of `seeds` with `workers` lockstep groups from
+    the checkpoints in save_dir, whatever grouping wrote them (UsageError if
+    there are none, or they hold other seeds or were made with other settings).
+    A checkpoint of another grouping is regrouped and written anew."""
+    paths = checkpoint_files(save_dir)
+    if not paths:
+        raise UsageError(f"--resume: no checkpoint in {save_dir}/")
+    loaded = []
+    for path in paths:
         try:
             saved, st = load_checkpoint(path)
         except RunError as e:
             raise UsageError(f"--resume: {e}")
-        if not same_settings(saved, cfg) or st.seeds != g:
-            diff = [f.name for f in dataclasses.fields(Config)
-                    if f.name not in ("quiet", "checkpoint_every") and getattr(saved, f.name) != getattr(cfg, f.name)]
-            raise UsageError(f"--resume: {path} was made with other settings (differs in: "
-                             f"{', '.join(flag_name(f) for f in dataclasses.fields(Config) if f.name in diff) or 'seeds'})")
-        states.append(st)
+        if not same_settings(saved, cfg):
+            diff = [flag_name(f) for f in dataclasses.fields(Config) if f.name not in ("quiet", "checkpoint_every")
+                    and getattr(saved, f.name) != getattr(cfg, f.name)]
+            raise UsageError(f"--resume: {path} was made with other settings (differs in: {', '.join(diff)})")
+        loaded.append((path, st))
+    loaded.sort(key=lambda p: seeds.index(p[1].seeds[0]) if p[1].seeds[0] in seeds else -1)
+    held = sorted(x for _, st in loaded for x in st.seeds)
+    if held != sorted(seeds):
+        raise UsageError(f"--seeds: the checkpoints in {save_dir}/ hold seeds {','.join(map(str, held))}, "
+                         f"not {','.join(map(str, seeds))}")
+    groups = seed_groups(seeds, workers)
+    new_paths = [checkpoint_path(save_dir, g, len(groups)) for g in groups]
+    if [st.seeds for _, st in loaded] == groups and [p for p, _ in loaded] == new_paths:
+        return [st for _, st in loaded]
+    states = regroup(cfg, [st for _, st in loaded], groups, log)
+    for path, st in zip(new_paths, states):      # the new grouping's checkpoints first, then the old ones go
+        save_checkpoint(path, cfg, st)
+    for path, _ in loaded:
+        if path not in new_paths:
+            os.unlink(path)
     return states
 
 
@@ -1454,9 +1581,12 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
         else:
             kind = str if isinstance(f.default, tuple) else type(f.default)
             a(flag_name(f), dest=f.name, type=kind, choices=meta.get("choices"), default=None, help=help_)
-    a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise)")
+    a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise; "
+      "--workers may differ)")
     if save_dir:
-        a("--save-dir", default="run", help="where the run is written (default %(default)s)")
+        a("--overwrite", action="store_true", help="replace the run in --save-dir (without it, a folder holding an "
+          f"interrupted run, or a finished one other than {DEFAULT_SAVE_DIR}/, is refused)")
+        a("--save-dir", default=DEFAULT_SAVE_DIR, help="where the run is written (default %(default)s)")
         a("--export-data", default=None, metavar="FILE.npz",
           help="write sequences for another framework and exit (no training): X (N, T, 2) batch-first, lengths, y, "
                "and the generator settings; by default exactly the held-out test set of the task and distribution flags")
@@ -1540,6 +1670,21 @@ def check_save_dir(path, files):
             raise UsageError(f"--save-dir: {full!r} is a directory, cannot write the run there")
 
 
+def refuse_to_replace(save_dir, is_default):
+    """A fresh run never replaces an interrupted run, nor a finished one outside
+    the default folder: that takes --overwrite."""
+    if not os.path.isdir(save_dir):
+        return
+    checkpoints = checkpoint_files(save_dir)
+    if checkpoints:
+        raise UsageError(f"--save-dir: {save_dir}/ holds an interrupted run ({os.path.basename(checkpoints[0])}); "
+                         f"continue it with --resume, or replace it with --overwrite")
+    finished = [f for f in ("sweep.json", "history.json") if os.path.isfile(os.path.join(save_dir, f))]
+    if finished and not is_default:
+        raise UsageError(f"--save-dir: {save_dir}/ holds a finished run ({finished[0]}); choose another "
+                         f"--save-dir, or replace it with --overwrite")
+
+
 def describe(cfg):
     net = (f"lstm {cfg.hidden} cells{'' if cfg.forget_gate else ', no forget gate'}" if cfg.cell == "lstm" else
            f"lstm97 {cfg.blocks}x{cfg.cells_per_block} cells, {cfg.gradient} gradient")
@@ -1554,6 +1699,7 @@ def run_single(cfg, save_dir, log, states=None):
     os.makedirs(save_dir, exist_ok=True)
     out = train_parallel(cfg, [cfg.seed], 1, save_dir, log, states)
     save_single(save_dir, cfg, out)
+    drop_checkpoints(out)
     r = out["results"][0]
     log(f"final test MSE {r['final_test_mse']:.5f} ({r['final_test_wrong']} of {cfg.n_test} beyond 0.04) | "
         f"sequences seen {r['sequences_seen']:,d} | wall time {out['elapsed_sec']:.1f} s | "
@@ -1568,6 +1714,7 @@ def run_sweep(cfg, seeds, workers, save_dir, log, states=None):
     os.makedirs(save_dir, exist_ok=True)
     out = train_parallel(cfg, seeds, workers, save_dir, log, states)
     sweep = save_sweep(save_dir, cfg, out, seeds)
+    drop_checkpoints(out)
     print_table(cfg, sweep, log)
     log(f"saved to {save_dir}/sweep.json (picture: python visualize_multiplication_problem.py with the same flags "
         f"and --run-dir {save_dir})")
@@ -1601,15 +1748,23 @@ def main(argv=None):
         if not 1 <= args.workers <= 256:
             raise UsageError(f"--workers: must be an integer in [1, 256], got {args.workers}")
         check_save_dir(args.save_dir, ["sweep.json", "sweep_weights.npz"] if seeds else RUN_FILES)
+        if args.resume and args.overwrite:
+            raise UsageError("--overwrite: not with --resume (--resume continues the run in --save-dir, "
+                             "--overwrite replaces it)")
+        if not args.resume and not args.overwrite:
+            refuse_to_replace(args.save_dir, is_default=os.path.normpath(args.save_dir) == DEFAULT_SAVE_DIR)
         if seeds:
             cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
+        log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
         states = None
         if args.resume:
-            states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir)
+            states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir, log)
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2
-    log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
+    if args.overwrite:
+        for path in checkpoint_files(args.save_dir):     # the replaced run's: never resumed into this one
+            os.unlink(path)
     catch_interrupts()
     if seeds is None:
         run_single(cfg, args.save_dir, log, states)

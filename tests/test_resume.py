@@ -1,0 +1,182 @@
+"""Resuming: with any --workers, from any committed checkpoint; and no fresh
+run replaces an interrupted or finished one without --overwrite."""
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import multiplication_problem as mp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# four trials of the 1997 cell that stop at different iterations (both paper stopping points)
+SWEEP = ["--paper", "--T", "20", "--max-iters", "3000", "--eval-every", "500", "--n-seq", "1900,1850",
+         "--n-test", "128", "--seeds", "0,2,4,7", "--quiet"]
+
+
+def run(args, cwd):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "multiplication_problem.py"), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def cli_config(args):
+    """The Config the trainer builds from these flags for a sweep."""
+    parsed = mp.build_parser().parse_args(args)
+    return mp.dataclasses.replace(mp.config_from_args(parsed), snapshot_every=0)
+
+
+def write_checkpoints(save_dir, cfg, groups, iterations):
+    """Checkpoints as an interrupted run with these lockstep groups would leave them:
+    group g trained up to iterations[g] (or until its trials all stopped)."""
+    os.makedirs(save_dir)
+    test = mp.make_test_set(cfg)
+    for g, last in zip(groups, iterations):
+        st = mp.new_state(cfg, g)
+        mp.record_test(cfg, st, test, 0, slice(None))
+        mp.run_until(cfg, st, test, last, log=lambda s: None)
+        mp.save_checkpoint(mp.checkpoint_path(save_dir, g, len(groups)), cfg, st)
+
+
+def sweep_files(d):
+    sweep = json.loads((d / "sweep.json").read_text())
+    with np.load(d / "sweep_weights.npz") as z:
+        weights = {k: z[k] for k in z.files}
+    return sweep["trials"], weights
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ref")
+    r = run([*SWEEP, "--workers", "1", "--save-dir", "ref"], d)
+    assert r.returncode == 0, r.stderr
+    trials, weights = sweep_files(d / "ref")
+    stops = [t["iterations"] for t in trials]
+    assert all(t["reached_target"] for t in trials) and min(stops) < 1650 < max(stops), stops   # see the merge case
+    return trials, weights
+
+
+@pytest.mark.parametrize("groups,iterations,workers", [
+    ([[0, 2], [4, 7]], [1000, 1650], 1),      # two groups at different iterations merge into one
+    ([[0, 2, 4, 7]], [1200], 2),              # one group splits into two
+    ([[0, 2], [4, 7]], [800, 3000], 3),       # a finished group (all stopped) beside one far behind
+], ids=["merge", "split", "finished-group"])
+def test_resume_with_other_workers_ends_with_the_same_weights(uninterrupted, tmp_path, groups, iterations, workers):
+    cfg = cli_config([*SWEEP, "--save-dir", "b"])
+    write_checkpoints(str(tmp_path / "b"), cfg, groups, iterations)
+    r = run([*SWEEP, "--workers", str(workers), "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    trials, weights = sweep_files(tmp_path / "b")
+    ref_trials, ref_weights = uninterrupted
+    assert trials == ref_trials
+    assert weights.keys() == ref_weights.keys()
+    assert all(np.array_equal(weights[k], ref_weights[k]) for k in weights)
+    assert not glob.glob(str(tmp_path / "b" / "checkpoint*"))      # finished: nothing left to resume
+
+
+def test_regrouped_checkpoints_replace_the_old_ones(tmp_path):
+    cfg = cli_config([*SWEEP, "--save-dir", "b"])
+    write_checkpoints(str(tmp_path / "b"), cfg, [[0, 2], [4, 7]], [300, 500])
+    states = mp.load_checkpoints(cfg, [0, 2, 4, 7], 1, str(tmp_path / "b"), log=lambda s: None)
+    assert [s.seeds for s in states] == [[0, 2, 4, 7]] and states[0].it == 500
+    assert sorted(os.listdir(tmp_path / "b")) == ["checkpoint.npz"]
+    _, st = mp.load_checkpoint(str(tmp_path / "b" / "checkpoint.npz"))
+    assert st.it == 500 and [c[0] for c in st.curve] == [0, 500]
+
+
+def test_resume_with_other_seeds_is_refused(tmp_path):
+    cfg = cli_config([*SWEEP, "--save-dir", "b"])
+    write_checkpoints(str(tmp_path / "b"), cfg, [[0, 2], [4, 7]], [30, 30])
+    before = {f: (tmp_path / "b" / f).read_bytes() for f in os.listdir(tmp_path / "b")}
+    args = [a if a != "0,2,4,7" else "0,2,4" for a in SWEEP]
+    r = run([*args, "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 2 and "--seeds" in r.stderr and "Traceback" not in r.stderr
+    assert {f: (tmp_path / "b" / f).read_bytes() for f in os.listdir(tmp_path / "b")} == before
+
+
+# ----------------------------------------------------------------------------
+# no command replaces a result without --overwrite
+
+TINY = ["--max-iters", "20", "--eval-every", "10", "--batch-size", "8", "--n-test", "32", "--quiet"]
+
+
+def snapshot(d):
+    return {f: (d / f).read_bytes() for f in sorted(os.listdir(d))}
+
+
+@pytest.mark.parametrize("held", ["checkpoint", "finished sweep", "finished run"])
+def test_a_fresh_run_never_replaces_a_result(tmp_path, held):
+    d = tmp_path / "kept"
+    if held == "checkpoint":
+        write_checkpoints(str(d), cli_config([*SWEEP, "--save-dir", "kept"]), [[0, 2, 4, 7]], [20])
+    else:
+        args = [*TINY, "--seeds", "0,1"] if held == "finished sweep" else TINY
+        assert run([*args, "--save-dir", "kept"], tmp_path).returncode == 0
+    before = snapshot(d)
+    for args in ([*TINY, "--seeds", "0,1"], TINY, [*SWEEP, "--workers", "1"]):
+        r = run([*args, "--save-dir", "kept"], tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "--overwrite" in r.stderr
+        assert ("--resume" in r.stderr) == (held == "checkpoint")
+        assert snapshot(d) == before
+
+
+def test_overwrite_replaces_and_resume_with_it_is_refused(tmp_path):
+    write_checkpoints(str(tmp_path / "kept"), cli_config([*SWEEP, "--save-dir", "kept"]), [[0, 2], [4, 7]], [20, 20])
+    before = snapshot(tmp_path / "kept")
+    r = run([*SWEEP, "--save-dir", "kept", "--resume", "--overwrite"], tmp_path)
+    assert r.returncode == 2 and "--overwrite" in r.stderr and snapshot(tmp_path / "kept") == before
+    r = run([*TINY, "--seeds", "0,1", "--save-dir", "kept", "--overwrite"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "kept")) == ["sweep.json", "sweep_weights.npz"]
+
+
+def test_the_default_run_folder_is_retrained_as_before(tmp_path):
+    assert run(TINY, tmp_path).returncode == 0
+    assert run([*TINY, "--seed", "1"], tmp_path).returncode == 0
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["seed"] == 1
+
+
+# ----------------------------------------------------------------------------
+# every committed checkpoint resumes with the command the docs give
+
+def documented_commands():
+    """Every `python multiplication_problem.py ...` line in README.md and docs/*.md."""
+    found = []
+    for path in [os.path.join(ROOT, "README.md"), *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]:
+        with open(path) as f:
+            for line in f:
+                m = re.search(r"python multiplication_problem\.py ([^`|]*)", line)
+                if m:
+                    found.append((os.path.relpath(path, ROOT), shlex.split(m.group(1).split("#")[0])))
+    return found
+
+
+def test_every_committed_checkpoint_resumes_with_the_documented_command(tmp_path):
+    resumes = {}
+    for where, args in documented_commands():
+        if "--resume" in args:
+            resumes[os.path.normpath(args[args.index("--save-dir") + 1])] = (where, args)
+    folders = sorted({os.path.relpath(os.path.dirname(p), ROOT)
+                      for p in glob.glob(os.path.join(ROOT, "results", "**", "checkpoint*.npz"), recursive=True)})
+    assert folders, "no committed checkpoint found"
+    for folder in folders:
+        assert folder in resumes, f"{folder} holds a checkpoint but no document gives its --resume command"
+        where, args = resumes[folder]
+        copy = tmp_path / folder.replace(os.sep, "_")
+        shutil.copytree(os.path.join(ROOT, folder), copy)
+        parsed = mp.build_parser().parse_args(args)
+        cfg = mp.config_from_args(parsed)
+        seeds = mp.parse_seeds(parsed.seeds) if parsed.seeds else [cfg.seed]
+        if parsed.seeds:
+            cfg = mp.dataclasses.replace(cfg, snapshot_every=0)
+        workers = parsed.workers if parsed.seeds else 1
+        before = snapshot(copy)
+        states = mp.load_checkpoints(cfg, seeds, workers, str(copy), log=lambda s: None)
+        assert sorted(x for s in states for x in s.seeds) == seeds, where
+        assert snapshot(copy) == before, f"{where}: the documented --workers regroups {folder}"
