@@ -17,7 +17,7 @@ import multiplication_problem as mp  # noqa: E402
 
 
 def table(pattern="paper_*"):
-    out = ["| run | stop | trials stopped | sequences to stop: mean (min - max) | test wrong of 2560: mean, median (max) "
+    out = ["| run | stop | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: mean, median (max) "
            "| test MSE: mean (max) | wall time |", "|---|---|---|---|---|---|---|"]
     for path in sorted(glob.glob(os.path.join(ROOT, "results", pattern, "sweep.json")), key=order):
         out += rows(path)
@@ -48,14 +48,15 @@ def rows(path):
         seq = np.array([r["sequences"] for r in picked])
         wrong = np.array([r["test_wrong"] for r in picked])
         mse = np.array([r["test_mse"] for r in picked])
-        print(f"| {name} | {label} | {len(picked)}/{len(trials)} | {seq.mean():,.0f} ({seq.min():,d} - {seq.max():,d}) "
+        print(f"| {name} | {label} | {len(picked)}/{len(trials)} | {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) "
               f"| {wrong.mean():.1f}, {np.median(wrong):g} ({wrong.max()}) | {mse.mean():.5f} ({mse.max():.5f}) "
               f"| {s['elapsed_sec']:,.0f} s |")
     return out
 
 
 GLANCE = [  # a row of the paper's Tables 7 and 8: (task, T, stop key), the paper's (sequences, wrong of 2560,
-    # test MSE or None), and the folders of the body text's run and the closest reading's run
+    # test MSE or None), and the folders of the body text's run and the closest hypothesis's run
+    # (the plain output error, a hypothesis about the original program, with the caption's ranges)
     (("adding", 100, "all_correct"), (74_000, 1, None), "paper_adding_T100_rerun",
      "readings/adding_T100_plain_output_error_caption_squash"),
     (("adding", 500, "all_correct"), (209_000, 0, None), "paper_adding_T500",
@@ -77,19 +78,20 @@ def cell(path, key):
     trials = s["trials"]
     picked = [t["stops"][key] for t in trials if key in t["stops"]]
     seen = max(t["iterations"] for t in trials)
-    state = f"partial: {seen:,d} sequences so far" if s["interrupted"] else f"within {seen:,d}"
+    state = f"partial: {seen:,d} sequences per trial so far" if s["interrupted"] else f"within {seen:,d}"
     if not picked:
         return f"0/{len(trials)} stopped ({state})"
-    seq = np.mean([r["sequences"] for r in picked])
+    seq = np.array([r["sequences"] for r in picked])
     wrong = np.mean([r["test_wrong"] for r in picked])
     mse = f", MSE {np.mean([r['test_mse'] for r in picked]):.5f}" if s["config"]["task"] == "multiplication" else ""
     return (f"{len(picked)}/{len(trials)} stopped{' (' + state + ')' if len(picked) < len(trials) else ''}: "
-            f"{seq:,.0f} sequences, {wrong:.1f} wrong{mse}")
+            f"{seq.mean():,.0f} sequences (median {np.median(seq):,.0f}, {seq.min():,d} - {seq.max():,d}), "
+            f"{wrong:.1f} wrong{mse}")
 
 
 def glance():
-    """The paper's Tables 7 and 8 beside the body text's network and the closest reading."""
-    out = ["| | paper | body text (`--paper`) | plain output error + caption's ranges |", "|---|---|---|---|"]
+    """The paper's Tables 7 and 8 beside the body text's network and the closest hypothesis."""
+    out = ["| | paper | body text (`--paper`) | closest hypothesis: plain output error + caption's ranges |", "|---|---|---|---|"]
     for (task, T, key), (seq, wrong, mse), body, reading in GLANCE:
         name = f"Table 7, T = {T}" if task == "adding" else f"Table 8, n_seq = {key}"
         paper = f"{seq:,d} sequences, {wrong} wrong" + (f", MSE {mse}" if mse else "")

@@ -1,6 +1,8 @@
 """Markdown table of paper-protocol runs that differ in how they read the paper's
-text: one row per stopping point of each run's sweep.json, with the reading, the
-sentence it rests on, and the command that made it (from the run's own argv).
+text, or add the plain-error hypothesis about the original program: one row per
+stopping point of each run's sweep.json, with the reading or hypothesis, the
+sentence it rests on (none for a hypothesis), and the command that made it
+(from the run's own argv).
 
     python benchmarks/readings_table.py results/readings_screen [more folders]
 """
@@ -43,7 +45,7 @@ def command(s):
 
 
 def table(folders):
-    out = ["| reading | rests on | T | trials stopped | sequences to stop: mean (min - max) | test wrong of 2560: "
+    out = ["| reading or hypothesis | rests on | T | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: "
            "mean / median / max | test MSE: mean | wall time | command |", "|---|---|---|---|---|---|---|---|---|"]
     paths = [p for f in folders for p in sorted(glob.glob(os.path.join(ROOT, f, "*", "sweep.json")))]
     for path in paths:
@@ -64,7 +66,7 @@ def table(folders):
             wrong = np.array([r["test_wrong"] for r in picked])
             mse = np.mean([r["test_mse"] for r in picked])
             out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {len(picked)}/{len(trials)} "
-                       f"| {seq.mean():,.0f} ({seq.min():,d} - {seq.max():,d}) | {wrong.mean():.1f} / {np.median(wrong):g} / "
+                       f"| {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) | {wrong.mean():.1f} / {np.median(wrong):g} / "
                        f"{wrong.max()} | {mse:.5f} | {s['elapsed_sec']:,.0f} s | {command(s)} |")
     return "\n".join(out)
 

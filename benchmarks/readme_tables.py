@@ -1,9 +1,18 @@
-"""README's generated sections, between <!-- name --> and <!-- /name --> markers:
-the flag table from the trainer's parser, the result tables from results/.
+"""The generated blocks of README.md and docs/*.md, between <!-- name --> and
+<!-- /name --> markers: the flag table from the trainer's parser, the result
+tables from results/.
 
-    python benchmarks/readme_tables.py           # rewrite them in README.md
-    python benchmarks/readme_tables.py --check   # exit 1 if README.md differs (a test runs this)
+Every file README.md and docs/*.md is scanned, and every entry of SECTIONS is
+rendered wherever its markers appear (a block may live in several files).
+Every entry must appear in at least one file, so a block cannot silently
+vanish when text moves between pages; a closing marker of a name that is not
+in SECTIONS, or a marker without its partner, is an error too.
+
+    python benchmarks/readme_tables.py           # rewrite the blocks in every file that holds one
+    python benchmarks/readme_tables.py --check   # exit 1 naming each out-of-date file and each
+                                                 # block found in no file (a test runs this)
 """
+import glob
 import os
 import re
 import sys
@@ -48,25 +57,68 @@ SECTIONS = {
 }
 
 
-def render(text):
+def files(root=ROOT):
+    """The files that may hold generated blocks: README.md, then docs/*.md."""
+    return [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
+
+
+def render(text, made=None):
+    """-> (text with every block of SECTIONS re-rendered, names of the blocks
+    found, marker problems). `made` caches each block's text across files."""
+    made = {} if made is None else made
+    found, problems = set(), []
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
-    return text
+        opening, closing = f"<!-- {name} -->", f"<!-- /{name} -->"
+        pattern = re.compile(rf"({re.escape(opening)}\n)(?:.*?\n)?({re.escape(closing)})", re.S)
+        n = len(pattern.findall(text))
+        if n:
+            found.add(name)
+            if name not in made:
+                made[name] = SECTIONS[name]()
+            text = pattern.sub(lambda m: m.group(1) + made[name] + "\n" + m.group(2), text)
+        if text.count(opening) != n or text.count(closing) != n:
+            problems.append(f"{opening} and {closing} do not pair up")
+    for name in re.findall(r"<!-- /([\w-]+) -->", text):
+        if name not in SECTIONS:
+            problems.append(f"<!-- /{name} --> closes a block that benchmarks/readme_tables.py does not know")
+    return text, found, problems
 
 
-def main():
-    path = os.path.join(ROOT, "README.md")
-    text = open(path).read()
-    new = render(text)
-    if "--check" in sys.argv:
+def status(paths, made=None):
+    """-> ({path: new text} of the files whose blocks are out of date,
+    names of SECTIONS found in no file, [(path, problem)])."""
+    made = {} if made is None else made
+    stale, found, problems = {}, set(), []
+    for path in paths:
+        with open(path) as f:
+            text = f.read()
+        new, names, trouble = render(text, made)
+        found |= names
+        problems += [(path, p) for p in trouble]
         if new != text:
-            print("README.md is out of date: run python benchmarks/readme_tables.py", file=sys.stderr)
-            return 1
-        return 0
-    with open(path, "w") as f:
-        f.write(new)
-    return 0
+            stale[path] = new
+    return stale, [name for name in SECTIONS if name not in found], problems
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    paths = files()
+    stale, missing, problems = status(paths)
+    rel = lambda p: os.path.relpath(p, ROOT)
+    for name in missing:
+        print(f"<!-- {name} --> ... <!-- /{name} --> is in no file ({', '.join(map(rel, paths))}): "
+              "the block was lost; put its markers back where it belongs", file=sys.stderr)
+    for path, problem in problems:
+        print(f"{rel(path)}: {problem}", file=sys.stderr)
+    if "--check" in argv:
+        for path in stale:
+            print(f"{rel(path)} is out of date: run python benchmarks/readme_tables.py", file=sys.stderr)
+        return 1 if stale or missing or problems else 0
+    for path, text in stale.items():
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"rewrote {rel(path)}")
+    return 1 if missing or problems else 0
 
 
 if __name__ == "__main__":

@@ -54,10 +54,32 @@ def test_every_saved_sweep_is_of_this_schema():
         assert s["n_trials"] == len(s["trials"]) and isinstance(s["interrupted"], bool), path
 
 
-def test_readme_generated_sections_are_up_to_date():
+def test_generated_sections_are_up_to_date_in_readme_and_docs():
+    """Every generated block, in README.md and docs/*.md, matches what
+    benchmarks/readme_tables.py renders, and none has gone missing."""
     r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "readme_tables.py"), "--check"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_generated_sections_are_found_in_every_file_and_a_lost_one_is_named(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import readme_tables
+    monkeypatch.setattr(readme_tables, "SECTIONS", {"one": lambda: "1", "two": lambda: "2", "lost": lambda: "x"})
+    (tmp_path / "docs").mkdir()
+    readme, doc = tmp_path / "README.md", tmp_path / "docs" / "a.md"
+    readme.write_text("top\n<!-- one -->\nold\n<!-- /one -->\n")
+    doc.write_text("<!-- two -->\n2\n<!-- /two -->\n<!-- one -->\n<!-- /one -->\n")
+    assert readme_tables.files(str(tmp_path)) == [str(readme), str(doc)]
+    stale, missing, problems = readme_tables.status(readme_tables.files(str(tmp_path)))
+    assert stale == {str(readme): "top\n<!-- one -->\n1\n<!-- /one -->\n",
+                     str(doc): "<!-- two -->\n2\n<!-- /two -->\n<!-- one -->\n1\n<!-- /one -->\n"}
+    assert missing == ["lost"] and problems == []
+    doc.write_text("<!-- two -->\n2\n<!-- /two -->\n<!-- lost -->\n<!-- /gone -->\n")
+    _, missing, problems = readme_tables.status([str(doc)])
+    assert missing == ["one", "lost"]
+    assert [p for _, p in problems] == ["<!-- lost --> and <!-- /lost --> do not pair up",
+                                        "<!-- /gone --> closes a block that benchmarks/readme_tables.py does not know"]
 
 
 def test_network_state_tells_a_solved_network_from_a_silent_one():
@@ -105,6 +127,12 @@ def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
               {"iterations": 300, "stops": {}}]
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps({"trials": trials, "interrupted": True, "config": {"task": "adding"}}))
-    assert paper_table.cell(str(path), "all_correct") == "1/2 stopped (partial: 300 sequences so far): 100 sequences, 2.0 wrong"
-    assert paper_table.cell(str(path), "13") == "0/2 stopped (partial: 300 sequences so far)"
+    assert paper_table.cell(str(path), "all_correct") == ("1/2 stopped (partial: 300 sequences per trial so far): "
+                                                          "100 sequences (median 100, 100 - 100), 2.0 wrong")
+    assert paper_table.cell(str(path), "13") == "0/2 stopped (partial: 300 sequences per trial so far)"
+    trials.insert(0, {"iterations": 400, "stops": {"all_correct": {"sequences": 400, "test_wrong": 0, "test_mse": 1e-5}}})
+    trials.insert(0, {"iterations": 150, "stops": {"all_correct": {"sequences": 150, "test_wrong": 1, "test_mse": 1e-5}}})
+    path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"}}))
+    assert paper_table.cell(str(path), "all_correct") == ("3/4 stopped (within 400): 217 sequences "
+                                                          "(median 150, 100 - 400), 1.0 wrong")
     assert paper_table.cell(str(tmp_path / "none.json"), "13") == "not run yet"
