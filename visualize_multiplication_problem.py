@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 import multiplication_problem as mp  # noqa: E402
@@ -212,13 +213,221 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
     return mp.load_sweep(run_dir)
 
 
+# ----------------------------------------------------------------------------
+# the paper's results, drawn from the committed runs in results/ (no training)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmarks"))
+from paper_table import GLANCE  # noqa: E402  (the paper's numbers and the runs that stand beside them)
+
+PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000
+PAPER_FIGURES = ("paper_table7.png", "paper_learning_curves.png", "long_lags_start.png")
+WEIGHTS_OVER_TIME = "weights_over_time/adding_plain_output_error_caption_squash.txt"
+# one colour per network; the folders of each come from GLANCE (a forget-gate LSTM row goes here too)
+NETWORKS = [("1997 LSTM, body text (--paper)", BLUE, 2),
+            ("1997 LSTM, plain output error + caption's ranges (closest hypothesis)", ORANGE, 3)]
+
+
+def paper_runs(results_dir):
+    """{(task, T or n_seq key): (paper numbers, [sweep or None per network])}; RunError
+    if results_dir is missing or holds none of the runs."""
+    if not os.path.isdir(results_dir):
+        raise mp.RunError(f"{results_dir}/ is not a folder; give the results folder (default results)")
+    runs, found = {}, 0
+    for row in GLANCE:
+        (task, T, key), paper = row[0], row[1]
+        sweeps = []
+        for _, _, column in NETWORKS:
+            folder = os.path.join(results_dir, row[column])
+            sweeps.append(mp.load_sweep(folder) if os.path.exists(os.path.join(folder, "sweep.json")) else None)
+            found += sweeps[-1] is not None
+        runs[(task, T if task == "adding" else key)] = (paper, sweeps)
+    if not found:
+        raise mp.RunError(f"{results_dir}/ holds none of the paper runs (e.g. {GLANCE[0][2]}/sweep.json)")
+    return runs
+
+
+def trial_points(sweep, key):
+    """-> sequences of the trials that stopped at key, and those of the ones that did not (their last)."""
+    stopped = [t["stops"][key]["sequences"] for t in sweep["trials"] if key in t["stops"]]
+    running = [t["sequences_seen"] for t in sweep["trials"] if key not in t["stops"]]
+    return np.array(stopped), np.array(running)
+
+
+def table7_picture(runs, path):
+    """Sequences to the paper's stop against T, each trial a dot, one colour per network."""
+    fig, ax = plt.subplots(figsize=(8.2, 5.6))
+    Ts = sorted(T for task, T in runs if task == "adding")
+    for n, (label, colour, _) in enumerate(NETWORKS):
+        shift = 1.1 ** n                                   # the networks side by side, the paper to the left
+        for T in Ts:
+            sweep = runs[("adding", T)][1][n]
+            if sweep is None:
+                continue
+            stopped, running = trial_points(sweep, "all_correct")
+            rng = np.random.default_rng(T)
+            jitter = shift * 1.015 ** rng.uniform(-1, 1, len(stopped))
+            ax.scatter(T * jitter, stopped, s=16, color=colour, alpha=0.75, zorder=3)
+            if len(stopped):
+                ax.scatter([T * shift], [np.mean(stopped)], marker="_", s=420, lw=2.4, color=colour, zorder=4)
+                ax.scatter([T * shift], [np.median(stopped)], marker="D", s=34, facecolor="white",
+                           edgecolor=colour, lw=1.6, zorder=4)
+            if len(running):
+                status = "partial" if sweep["interrupted"] else "budget spent"
+                ax.scatter([T * shift], [running.max()], marker="^", s=70, facecolor="none", edgecolor=colour,
+                           lw=1.6, zorder=4)
+                ax.annotate(f"{len(running)} not stopped\nby {running.max():,d}\n({status})", (T * shift, running.max()),
+                            textcoords="offset points", xytext=(8, -4), ha="left", va="top", fontsize=7.5, color=colour)
+    paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts]
+    ax.scatter(*zip(*paper), marker="*", s=170, color=BLACK, zorder=5)
+    lo, hi = PAPER_T1000_RANGE
+    ax.plot([1000 / 1.1] * 2, [lo, hi], color=BLACK, lw=1.4)
+    ax.annotate("paper's single\ntrials, T = 1000", (1000 / 1.1, hi), textcoords="offset points", xytext=(-5, 0),
+                ha="right", va="top", fontsize=7.5)
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=l) for l, c, _ in NETWORKS]
+    handles += [plt.Line2D([], [], color="0.35", marker="_", ms=14, mew=2.4, ls="none", label="mean of the trials that stopped"),
+                plt.Line2D([], [], color="0.35", marker="D", mfc="white", ls="none", label="median"),
+                plt.Line2D([], [], color="0.35", marker="^", mfc="none", ls="none", label="not stopped by then"),
+                plt.Line2D([], [], color=BLACK, marker="*", ms=12, ls="none", label="paper: mean of 10 trials (Table 7)")]
+    ax.legend(handles=handles, fontsize=7.5, loc="upper left")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(Ts, [f"T = {T}\n(lag >= {T // 2})" for T in Ts])
+    ax.minorticks_off()
+    ax.set_xlim(Ts[0] / 1.5, Ts[-1] * 1.9)
+    ax.set_ylim(2e4, 1e7)
+    ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10)")
+    ax.set_ylabel("training sequences until the paper's stop")
+    ax.set_title("Table 7, the adding problem: sequences until all of the last 2000 are correct")
+    ax.grid(alpha=0.3, which="major")
+    save(fig, path, 110)
+
+
+def learning_curve_panel(ax, sweep, keys, paper_seqs, colour):
+    cfg = mp.config_from_dict(sweep["config"])
+    marks = {keys[0]: ("o", "white"), **({keys[1]: ("o", colour)} if len(keys) > 1 else {})}
+    for t in sweep["trials"]:
+        c = np.array([row[:3] for row in t["test_curve"]], float)
+        ax.plot(c[:, 1], c[:, 2], color=colour, alpha=0.6, lw=0.9)
+        for key, (marker, face) in marks.items():
+            if key in t["stops"]:
+                s = t["stops"][key]
+                ax.scatter([s["sequences"]], [s["test_mse"]], marker=marker, s=22, facecolor=face,
+                           edgecolor=BLACK, lw=0.8, zorder=4)
+    ax.axhline(mp.chance_mse(cfg), color=BLACK, ls="--", lw=1)
+    for seq in paper_seqs:
+        ax.axvline(seq, color=VERMILLION, lw=1.3, ls=":")
+    stopped = sum(all(k in t["stops"] for k in keys) for t in sweep["trials"])
+    state = " (partial)" if sweep["interrupted"] else ""
+    ax.text(0.98, 0.97, f"{stopped}/{len(sweep['trials'])} stopped{state}", transform=ax.transAxes,
+            ha="right", va="top", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylim(*((2e-5, 0.1) if cfg.task == "adding" else (5e-5, 0.25)))
+    ax.set_xlim(0, None)
+    ax.grid(alpha=0.3, which="major")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x else "0"))
+
+
+def learning_curves_picture(runs, path):
+    """Each trial's test MSE against sequences seen: a row per network, a column per paper run."""
+    columns = [(("adding", T), f"Table 7, adding, T = {T}", ["all_correct"]) for T in (100, 500, 1000)]
+    keys8 = sorted((k for task, k in runs if task == "multiplication"), key=lambda k: -int(k))
+    columns.append((("multiplication", keys8[0]), "Table 8, multiplication, T = 100", keys8))
+    fig, axes = plt.subplots(len(NETWORKS), len(columns), figsize=(15, 3.4 * len(NETWORKS) + 1), squeeze=False)
+    for n, (label, colour, _) in enumerate(NETWORKS):
+        for j, (row, title, keys) in enumerate(columns):
+            ax = axes[n, j]
+            sweep = runs[row][1][n]
+            paper_seqs = [runs[(row[0], k if row[0] == "multiplication" else row[1])][0][0] for k in keys]
+            if sweep is None:
+                ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
+            else:
+                learning_curve_panel(ax, sweep, keys, paper_seqs, colour)
+            ax.set_title(title if n == 0 else "", fontsize=10)
+            if j == 0:
+                ax.set_ylabel(f"{label.split(', ', 1)[1].split(' (')[0]}\n\nheld-out test MSE", fontsize=9)
+            if n == len(NETWORKS) - 1:
+                ax.set_xlabel("training sequences seen")
+    handles = [plt.Line2D([], [], color="0.4", lw=1, label="one trial (seeds 0-9)"),
+               plt.Line2D([], [], color=BLACK, ls="--", lw=1, label="chance: the target's variance"),
+               plt.Line2D([], [], color=VERMILLION, ls=":", lw=1.3, label="paper's mean sequences to stop"),
+               plt.Line2D([], [], marker="o", mfc="white", mec=BLACK, ls="none",
+                          label="a trial's stop (Table 8: n_seq = 140)"),
+               plt.Line2D([], [], marker="o", mfc="0.4", mec=BLACK, ls="none", label="Table 8: n_seq = 13")]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8.5, frameon=False)
+    fig.suptitle("Learning curves of the paper runs: top, the 1997 LSTM as the body text describes it; "
+                 "bottom, with the plain output error and the caption's ranges", fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def read_weights_over_time(path):
+    """results/weights_over_time/*.txt (benchmarks/weights_over_time.py's output) ->
+    (sequences (n,), {T: (n, 4) array of |w_y|, marker weight, |s| at the end, test MSE})."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+        head = next(i for i, l in enumerate(lines) if l.split()[:1] == ["sequences"])
+        Ts = [int(t) for t in lines[head].split("T =")[1:]]
+        rows = [l for l in lines[head + 1:] if l.strip() and l.split()[0].replace(",", "").isdigit()]
+        seqs = np.array([int(r.split()[0].replace(",", "")) for r in rows])
+        values = np.array([[float(v) for v in r.split(None, 1)[1].replace("/", " ").split()] for r in rows])
+        return seqs, {T: values[:, 4 * i: 4 * i + 4] for i, T in enumerate(Ts)}
+    except (OSError, StopIteration, ValueError, IndexError) as e:
+        raise mp.RunError(f"{path} is not an output of benchmarks/weights_over_time.py ({type(e).__name__})")
+
+
+def long_lags_picture(path_in, path):
+    """|w_y| and the marker -> input-gate weight over the first sequences, at T = 100 and T = 500."""
+    seqs, by_T = read_weights_over_time(path_in)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    panels = [(0, "mean |w_y| (cells -> output unit)"), (1, "largest |marker -> input gate weight|"),
+              (3, "held-out test MSE")]
+    for ax, (col, name) in zip(axes, panels):
+        for T, colour in zip(sorted(by_T), (BLUE, VERMILLION, GREEN)):
+            ax.plot(seqs, by_T[T][:, col], "o-", ms=3.5, color=colour, label=f"T = {T}")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("training sequences seen")
+        ax.grid(alpha=0.3, which="major")
+    axes[0].set_ylabel("median over seeds 0-2")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Why long lags start late (adding; plain output error + caption's ranges): at T = 500 the first 5,000 "
+                 "sequences\nshrink the output weights 20x, and in 60,000 the marker's weight into the input gates "
+                 "does not move", fontsize=10.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def paper_figures(results_dir, out_dir):
+    """The three pictures of the paper's results -> their paths."""
+    runs = paper_runs(results_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, name) for name in PAPER_FIGURES]
+    table7_picture(runs, paths[0])
+    learning_curves_picture(runs, paths[1])
+    long_lags_picture(os.path.join(results_dir, WEIGHTS_OVER_TIME), paths[2])
+    return paths
+
+
+def own_flags(p):
+    p.add_argument("--out-dir", default="viz", help="where the PNGs are written")
+    p.add_argument("--paper-results", metavar="RESULTS_DIR", default=None,
+                   help="draw the paper's results from the committed runs in this folder (results): "
+                        + ", ".join(PAPER_FIGURES) + "; no training")
+
+
 def main(argv=None):
     try:
-        args, cfg = parse(argv, __doc__.splitlines()[0], lambda p: p.add_argument(
-            "--out-dir", default="viz", help="where the PNGs are written"))
+        args, cfg = parse(argv, __doc__.splitlines()[0], own_flags)
         if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
             raise mp.UsageError(f"--out-dir: {args.out_dir!r} exists and is not a directory")
         log = (lambda s: None) if cfg.quiet else print
+        if args.paper_results is not None:
+            paths = paper_figures(args.paper_results, args.out_dir)
+            log(f"wrote {', '.join(paths)}")
+            return 0
         if args.seeds is not None:
             seeds = mp.parse_seeds(args.seeds)
             sweep = load_or_train_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, args.workers, args.run_dir, log)

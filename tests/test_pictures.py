@@ -132,3 +132,66 @@ def test_1997_cell_internals_put_each_gate_with_its_block():
     expected = np.repeat(out_gates, 2, axis=1) * np.tanh(d["state"] / 2)
     np.testing.assert_allclose(d["out"], expected, rtol=0, atol=1e-12)
     assert np.ptp(out_gates[:, 0] - out_gates[:, 1]) > 0.01
+
+
+# ----------------------------------------------------------------------------
+# the paper's results, drawn from the committed runs in results/
+
+PAPER_PNGS = ["paper_table7.png", "paper_learning_curves.png", "long_lags_start.png"]
+
+
+def test_paper_pictures_are_drawn_from_committed_results(tmp_path):
+    listing = sorted(os.walk(os.path.join(ROOT, "results")))
+    r = script("visualize_multiplication_problem.py", ["--paper-results", os.path.join(ROOT, "results"),
+                                                       "--out-dir", "v", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "v")) == sorted(PAPER_PNGS)
+    for name in PAPER_PNGS:
+        img = imageio.imread(tmp_path / "v" / name)
+        assert img.shape[0] > 350 and img.shape[1] > 800 and img[..., :3].std() > 20, name
+    assert sorted(os.walk(os.path.join(ROOT, "results"))) == listing      # read only, nothing trained
+
+
+def test_table7_picture_shows_the_sweeps_own_trials():
+    sys.path.insert(0, ROOT)
+    import visualize_multiplication_problem as viz
+    runs = viz.paper_runs(os.path.join(ROOT, "results"))
+    paper, sweeps = runs[("adding", 500)]
+    assert paper[0] == 209_000
+    for sweep in sweeps:
+        stopped, running = viz.trial_points(sweep, "all_correct")
+        assert len(stopped) + len(running) == sweep["n_trials"] == 10
+        assert stopped.mean() == pytest.approx(sweep["mean_sequences"], rel=1e-12)
+        assert np.median(stopped) == pytest.approx(sweep["median_sequences"], rel=1e-12)
+
+
+def test_weights_over_time_table_is_read_as_written():
+    sys.path.insert(0, ROOT)
+    import visualize_multiplication_problem as viz
+    seqs, by_T = viz.read_weights_over_time(os.path.join(ROOT, "results", viz.WEIGHTS_OVER_TIME))
+    assert seqs[0] == 0 and seqs[1] == 5_000 and sorted(by_T) == [100, 500]
+    # the first row of the committed table: |w_y| / marker weight / |s| at the end / test MSE
+    assert list(by_T[500][0]) == [0.0684, 0.058, 0.538, 0.0388]
+    assert by_T[100][-1][0] == 1.0773 and len(seqs) == len(by_T[100]) == len(by_T[500])
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "foreign"])
+def test_paper_pictures_refuse_a_missing_or_foreign_results_folder(tmp_path, folder):
+    if folder != "missing":
+        (tmp_path / "r").mkdir()
+    if folder == "foreign":
+        (tmp_path / "r" / "paper_adding_T100_rerun").mkdir()
+        (tmp_path / "r" / "paper_adding_T100_rerun" / "sweep.json").write_text('{"not": "a sweep"}')
+    r = script("visualize_multiplication_problem.py", ["--paper-results", "r", "--out-dir", "v"], tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "v").exists()
+
+
+def test_every_picture_the_docs_show_exists():
+    import glob
+    import re
+    for path in [os.path.join(ROOT, "README.md"), *glob.glob(os.path.join(ROOT, "docs", "*.md"))]:
+        text = open(path).read()
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            assert os.path.isfile(os.path.join(os.path.dirname(path), target)), (path, target)
