@@ -39,10 +39,7 @@ def flag_table():
 
 
 def forum_table():
-    import json
-    with open(os.path.join(ROOT, "results", "pytorch_forum", "forum.json")) as f:
-        saved = json.load(f)
-    return pytorch_check.forum_table(saved["rows"], saved["budget"])
+    return pytorch_check.forum_table(pytorch_check.load_forum(os.path.join(ROOT, "results", "pytorch_forum", "forum.json")))
 
 
 SECTIONS = {

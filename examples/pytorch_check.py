@@ -74,28 +74,43 @@ def check(run_dir, data_path):
 # ----------------------------------------------------------------------------
 # 2. the forum configuration and the smallest changes that make it learn
 
-FORUM = [  # (row, layers, cells, forget bias, optimiser, lr, batch): each row changes one thing of the row above
-    ("forum: 3 layers x 2 cells, SGD lr 0.5", 3, 2, None, "sgd", 0.5, 1),
-    ("one layer of 16 cells", 1, 16, None, "sgd", 0.5, 1),
-    ("+ forget-gate bias 3", 1, 16, 3.0, "sgd", 0.5, 1),
-    ("+ Adam lr 1e-3 instead of SGD", 1, 16, 3.0, "adam", 1e-3, 1),
-    ("+ batches of 32 sequences, Adam lr 5e-3", 1, 16, 3.0, "adam", 5e-3, 32),
+FORUM = [  # (row, layers, cells, forget bias, optimiser, lr, batch, clip): each row changes one thing of the one
+    # above it, but rows 6 on start again from row 4 (on-line training, as the forum and the paper)
+    ("forum: 3 layers x 2 cells, SGD lr 0.5", 3, 2, None, "sgd", 0.5, 1, 0.0),
+    ("one layer of 16 cells", 1, 16, None, "sgd", 0.5, 1, 0.0),
+    ("+ forget-gate bias 3", 1, 16, 3.0, "sgd", 0.5, 1, 0.0),
+    ("+ Adam lr 1e-3 instead of SGD", 1, 16, 3.0, "adam", 1e-3, 1, 0.0),
+    ("+ batches of 32 sequences, Adam lr 5e-3", 1, 16, 3.0, "adam", 5e-3, 32, 0.0),
+    ("row 4 with 64 cells", 1, 64, 3.0, "adam", 1e-3, 1, 0.0),
+    ("+ forget-gate bias 5", 1, 64, 5.0, "adam", 1e-3, 1, 0.0),
+    ("+ RMSprop lr 1e-3 instead of Adam", 1, 64, 5.0, "rmsprop", 1e-3, 1, 0.0),
+    ("+ gradient clipping at norm 1", 1, 64, 5.0, "rmsprop", 1e-3, 1, 1.0),
 ]
+OPTIMISERS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
 
 
-def forum_row(name, layers, cells, forget_bias, optimiser, lr, batch, budget, test, seed=0):
-    """Train on the paper's adding sequences at T = 100, `batch` sequences per
-    step, until the paper's stopping rule or `budget` sequences. Tracks the forum's
-    measures (squared error < 0.04, running mean since the start) beside the
-    paper's (|error| < 0.04 on each of the last 2000)."""
+def set_forget_bias(net, forget_bias):
+    """torch adds two bias vectors, bias_ih and bias_hh; each holds half of the
+    forget gate's bias (gate order i, f, g, o: f is the second quarter), so
+    their sum is forget_bias (setting both to it would give twice as much)."""
+    H = net.lstm.hidden_size
+    with torch.no_grad():
+        for name, p in net.lstm.named_parameters():
+            if name.startswith("bias"):
+                p[H:2 * H] = forget_bias / 2
+
+
+def forum_trial(spec, budget, test, seed):
+    """One trial of a FORUM row: train on the paper's adding sequences at T = 100,
+    `batch` sequences per step, until the paper's stopping rule or `budget`
+    sequences. Tracks the forum's measures (squared error < 0.04, running mean
+    since the start) beside the paper's (|error| < 0.04 on each of the last 2000)."""
+    _, layers, cells, forget_bias, optimiser, lr, batch, clip = spec
     torch.manual_seed(seed)
     net = Net(cells, layers)
     if forget_bias is not None:
-        with torch.no_grad():
-            for name_, p in net.lstm.named_parameters():
-                if name_.startswith("bias"):          # torch's gate order i, f, g, o: f is the second quarter
-                    p[cells:2 * cells] = forget_bias / 2
-    opt = (torch.optim.SGD if optimiser == "sgd" else torch.optim.Adam)(net.parameters(), lr=lr)
+        set_forget_bias(net, forget_bias)
+    opt = getattr(torch.optim, OPTIMISERS[optimiser])(net.parameters(), lr=lr)
     cfg = mp.paper_config("adding", batch_size=batch)
     stream = mp.Stream(cfg, mp.rng_for(seed, 1))        # every row sees the same sequences in the same order
     recent, n_wrong, active = np.full((1, mp.WINDOW), np.inf), np.array([mp.WINDOW]), np.ones(1, bool)
@@ -109,6 +124,8 @@ def forum_row(name, layers, cells, forget_bias, optimiser, lr, batch, budget, te
         loss = ((pred - torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
         err = pred.detach().double().numpy() - y        # (B,) errors before this update
         total_sq += float((err ** 2).sum())
@@ -122,38 +139,64 @@ def forum_row(name, layers, cells, forget_bias, optimiser, lr, batch, budget, te
     X, L, y = test
     with torch.no_grad():
         p = net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L)).double().numpy()
-    return {"row": name, "sequences": seen, "stopped": stop_at is not None,
+    return {"seed": seed, "sequences": seen, "stopped": stop_at is not None,
             "forum_running_mse": total_sq / seen, "forum_correct_of_2000": int(forum_ok[:min(seen, mp.WINDOW)].sum()),
             "paper_correct_of_2000": int(mp.WINDOW - n_wrong[0]),
             "test_wrong": int((np.abs(p - y) > mp.CORRECT_ABS_ERR).sum()), "test_mse": float(np.mean((p - y) ** 2)),
             "wall_sec": wall}
 
 
-def forum_table(rows, budget):
-    lines = ["| configuration | sequences to the paper's stop | forum's view at the end: running MSE, 'correct' (squared error < 0.04) of last 2000 "
-             "| paper's view: correct (abs error < 0.04) of last 2000 | test wrong of 2560 | test MSE | wall time |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        stop = f"{r['sequences']:,d}" if r["stopped"] else f"not within {budget:,d}"
-        lines.append(f"| {r['row']} | {stop} | {r['forum_running_mse']:.4f}, {r['forum_correct_of_2000']:,d} "
-                     f"| {r['paper_correct_of_2000']:,d} | {r['test_wrong']:,d} | {r['test_mse']:.5f} | {r['wall_sec']:,.0f} s |")
+def forum_table(rows):
+    """One line per FORUM row that has trials: sequences to the paper's stop over its trials."""
+    lines = ["| | configuration | trials stopped (budget) | sequences to the paper's stop: mean, median (min - max) "
+             "| test wrong of 2560: mean (max) | forum's view at the end: running MSE, 'correct' (squared error < 0.04) "
+             "of last 2000 | paper's view: correct (abs error < 0.04) of last 2000 | wall time per trial |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n, r in enumerate(rows, 1):
+        t = r["trials"]
+        if not t:
+            continue
+        seq = np.array([x["sequences"] for x in t if x["stopped"]])
+        stop = f"{seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d})" if len(seq) else "-"
+        wrong = np.array([x["test_wrong"] for x in t])
+        mean = lambda key: np.mean([x[key] for x in t])
+        lines.append(f"| {n} | {r['row']} | {len(seq)}/{len(t)} ({r['budget']:,d}) | {stop} | {wrong.mean():,.1f} "
+                     f"({wrong.max():,d}) | {mean('forum_running_mse'):.4f}, {mean('forum_correct_of_2000'):,.0f} "
+                     f"| {mean('paper_correct_of_2000'):,.0f} | {mean('wall_sec'):,.0f} s |")
     return "\n".join(lines)
 
 
-def forum(budget, out, rows):
-    torch.set_num_threads(1)
-    test = mp.make_test_set(mp.paper_config("adding"))
-    done = []
+def load_forum(out):
+    """forum.json -> rows in FORUM's order, each {"row", "budget", "trials"}."""
+    saved = {}
     if os.path.exists(out):
         with open(out) as f:
-            done = [r for r in json.load(f)["rows"] if r["row"] in [x[0] for x in rows]]
-    for spec in rows:
-        if any(r["row"] == spec[0] for r in done):
-            continue                                    # rows already in `out` are kept (re-run: delete the file)
-        done.append(forum_row(*spec, budget, test))
-        print(f"{done[-1]['row']}: {done[-1]['sequences']:,d} sequences, stopped: {done[-1]['stopped']}", flush=True)
-        mp.save_json(out, {"budget": budget, "torch": torch.__version__, "env": mp.environment(), "rows": done})
-    print(forum_table(done, budget))
+            saved = {r["row"]: r for r in json.load(f)["rows"]}
+    return [saved.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
+
+
+def forum(budget, out, picked, seeds):
+    """Run the trials of the picked FORUM rows (1-based) that `out` does not hold yet."""
+    torch.set_num_threads(1)
+    test = mp.make_test_set(mp.paper_config("adding"))
+    rows = load_forum(out)
+    for n in picked:
+        row = rows[n - 1]
+        if row["trials"] and row["budget"] != budget:
+            raise SystemExit(f"pytorch_check.py: error: --sequences: row {n} was run with {row['budget']:,d}; "
+                             f"give that budget")
+        row["budget"] = budget
+        for seed in seeds:
+            if any(t["seed"] == seed for t in row["trials"]):
+                continue                                # trials already in `out` are kept (re-run: delete the file)
+            row["trials"].append(forum_trial(FORUM[n - 1], budget, test, seed))
+            row["trials"].sort(key=lambda t: t["seed"])
+            t = row["trials"][-1]
+            print(f"row {n} seed {seed}: {t['sequences']:,d} sequences, stopped: {t['stopped']}, "
+                  f"{t['wall_sec']:.0f} s", flush=True)
+            mp.save_json(out, {"torch": torch.__version__, "env": mp.environment(),
+                               "rows": [r for r in rows if r["trials"]]})
+    print(forum_table(rows))
 
 
 def main():
@@ -161,7 +204,9 @@ def main():
     p.add_argument("--run", default="run", help="a trained lstm run (default %(default)s)")
     p.add_argument("--data", default="test_set.npz", help="sequences written by --export-data (default %(default)s)")
     p.add_argument("--forum", action="store_true", help="run the forum configuration and the fixes (adding, T = 100)")
-    p.add_argument("--sequences", type=int, default=100_000, help="--forum: budget per row (default %(default)s)")
+    p.add_argument("--rows", default=f"1-{len(FORUM)}", help="--forum: which rows, e.g. 6-9 (default %(default)s)")
+    p.add_argument("--seeds", default="0", help="--forum: trials, e.g. 0-2 (default %(default)s)")
+    p.add_argument("--sequences", type=int, default=150_000, help="--forum: budget per trial (default %(default)s)")
     p.add_argument("--out", default="results/pytorch_forum/forum.json", help="--forum: results file (default %(default)s)")
     a = p.parse_args()
     if torch is None:
@@ -172,8 +217,17 @@ def main():
         if not 1 <= a.sequences <= 10_000_000:
             print(f"pytorch_check.py: error: --sequences: must be in [1, 10000000], got {a.sequences}", file=sys.stderr)
             return 2
+        try:
+            picked = mp.parse_seeds(a.rows, "--rows")
+            seeds = mp.parse_seeds(a.seeds)
+        except mp.UsageError as e:
+            print(f"pytorch_check.py: error: {e}", file=sys.stderr)
+            return 2
+        if not all(1 <= n <= len(FORUM) for n in picked):
+            print(f"pytorch_check.py: error: --rows: rows are 1-{len(FORUM)}, got {a.rows}", file=sys.stderr)
+            return 2
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        forum(a.sequences, a.out, FORUM)
+        forum(a.sequences, a.out, picked, seeds)
         return 0
     for path, what in ((a.data, "python multiplication_problem.py --export-data " + a.data),
                        (os.path.join(a.run, "history.json"), "python multiplication_problem.py --save-dir " + a.run)):
