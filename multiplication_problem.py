@@ -18,19 +18,25 @@ blocks. A sequence of length L is read out at its own last step, L - 1.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import functools
-import json
 import os
-import platform
-import signal
-import sys
-import time
-from dataclasses import dataclass
-from typing import NamedTuple
 
-import numpy as np
+# One process per core is how this trainer runs in parallel (--workers); BLAS
+# threads would only contend with it (a 64-cell batch gradient took 30-300 ms
+# with two threads beside another run, 3 ms with one). Set before NumPy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 TASKS = ("multiplication", "adding")
 DISTS = ("reference", "paper")
@@ -40,6 +46,7 @@ WINDOW = 2000            # paper: stopping looks at the 2000 most recent sequenc
 RESULTS_VERSION = 2       # history.json and sweep.json: every Config field, n_trials, interrupted
 CHECKPOINT_VERSION = 1
 DEFAULT_SAVE_DIR = "run"
+DEFAULT_LR = {"adam": 5e-3, "rmsprop": 1e-3, "sgd": 0.1}   # without --paper, for --optimizer
 RUN_FILES = ("weights.npz", "history.json", "snapshots.npz", "weights_torch.npz")   # what a single run writes
 SNAPSHOTS = 100          # a single run keeps between SNAPSHOTS and 2 * SNAPSHOTS weight snapshots
 SQUASH = {"body": (2.0, 1.0), "caption": (1.0, 2.0)}   # 1997 cell: (a_g, a_h), g = a_g tanh(net/2), h = a_h tanh(s/2)
@@ -109,9 +116,10 @@ class Config:
     output_error: str = option("fprime", "output error signal: fprime = f'(net)(t - y) (the paper); plain = t - y "
                                "without f'(net), i.e. cross-entropy on a logistic output: a hypothesis about the "
                                "original program, not in the text", choices=("fprime", "plain"))
-    optimizer: str = option("adam", "adam, or plain sgd (no momentum)", choices=("adam", "sgd"))
-    lr: float = option(5e-3, "learning rate (sgd without --paper: 0.1)")
-    clip: float = option(1.0, "adam: global gradient-norm clip per trial, 0 = off")
+    optimizer: str = option("adam", "adam, rmsprop (as torch.optim.RMSprop: alpha 0.99, eps 1e-8), or plain sgd (no "
+                            "momentum)", choices=("adam", "rmsprop", "sgd"))
+    lr: float = option(5e-3, "learning rate (without --paper: adam 5e-3, rmsprop 1e-3, sgd 0.1)")
+    clip: float = option(1.0, "global gradient-norm clip per trial, any optimizer, 0 = off")
     batch_size: int = option(32, "sequences per update")
     max_iters: int = option(6000, "update budget")
     stop: str = option("test_mse", "stopping rule: test_mse (held-out MSE below --target-test-mse) or paper (the "
@@ -279,8 +287,8 @@ def outer_sum(a, b, block=1):
 def net_input_grads(grads, X, prev, dNet, recurrent):
     """Gradients of the weights into the hidden net inputs: from the inputs X,
     from the previous hidden outputs `prev`, and the bias; dNet (T, K, B, G)."""
-    grads["Wx"] = outer_sum(X, dNet)
-    grads[recurrent] = outer_sum(prev, dNet)
+    grads["Wx"] = outer_sum(X, dNet, block=64)
+    grads[recurrent] = outer_sum(prev, dNet, block=64)
     grads["b"] = dNet.sum(axis=2).sum(axis=0)
     return grads
 
@@ -660,15 +668,28 @@ def loss_grad(cfg, err):
     reference); SGD follows the paper's eq. (19): the gradient of (y - target)^2 / 2
     per sequence, averaged over the batch, so lr means what the paper's lr means;
     error_factor 2 reads eqs. (16)-(17) literally (the gradient of (y - target)^2)."""
-    return err * ((2.0 if cfg.optimizer == "adam" else cfg.error_factor) / err.shape[1])
+    return err * ((cfg.error_factor if cfg.optimizer == "sgd" else 2.0) / err.shape[1])
 
 
 def update(cfg, params, grads, opt, idx=slice(None)):
     """The optimiser step of cfg for the trials idx (grads hold just those)."""
     if cfg.optimizer == "adam":
         adam_step(params, grads, opt, cfg.lr, idx)
+    elif cfg.optimizer == "rmsprop":
+        rmsprop_step(params, grads, opt, cfg.lr, idx)
     else:
         sgd_step(params, grads, cfg.lr, idx)
+
+
+def optimizer_state(cfg, params):
+    """What the optimiser carries from step to step: Adam's moments m, v and
+    step count t; RMSprop's mean square v; nothing for SGD. Every array has the
+    trial axis first."""
+    if cfg.optimizer == "adam":
+        return adam_init(params)
+    if cfg.optimizer == "rmsprop":
+        return {"v": {k: np.zeros_like(v) for k, v in params.items()}}
+    return None
 
 
 def adam_init(params):
@@ -707,6 +728,15 @@ def adam_step(params, grads, state, lr, idx=slice(None), b1=0.9, b2=0.999, eps=1
         state["m"][k][idx], state["v"][k][idx] = m, v
         step = lr * (m / _per_trial(c1, g)) / (np.sqrt(v / _per_trial(c2, g)) + eps)
         params[k][idx] -= step.astype(g.dtype)
+
+
+def rmsprop_step(params, grads, state, lr, idx=slice(None), alpha=0.99, eps=1e-8):
+    """One RMSprop step for the trials idx, as torch.optim.RMSprop's defaults:
+    v = alpha v + (1 - alpha) g^2, w -= lr g / (sqrt(v) + eps); no momentum, not centred."""
+    for k, g in grads.items():
+        v = alpha * state["v"][k][idx] + (1 - alpha) * g * g
+        state["v"][k][idx] = v
+        params[k][idx] -= (lr * g / (np.sqrt(v) + eps)).astype(g.dtype)
 
 
 def sgd_step(params, grads, lr, idx=slice(None)):
@@ -792,7 +822,7 @@ def new_state(cfg, seeds):
     K = len(seeds)
     params = init_params(cfg, seeds)
     return TrainState(
-        seeds=list(seeds), params=params, opt=adam_init(params) if cfg.optimizer == "adam" else None,
+        seeds=list(seeds), params=params, opt=optimizer_state(cfg, params),
         streams=[Stream(cfg, rng_for(s, 1)) for s in seeds], active=np.ones(K, bool),
         stopped_at=np.zeros(K, np.int64), reached=np.zeros(K, bool), faults=[None] * K,
         losses=[], loss_acc=np.zeros(K), curve=[], recent=np.full((K, WINDOW), np.inf),
@@ -1069,7 +1099,7 @@ def select_trials(st, ks):
     sub = lambda arrays: {name: a[ks] for name, a in arrays.items()}
     return TrainState(
         seeds=[st.seeds[k] for k in ks], params=sub(st.params),
-        opt=None if st.opt is None else {"m": sub(st.opt["m"]), "v": sub(st.opt["v"]), "t": st.opt["t"][ks]},
+        opt=None if st.opt is None else {name: sub(v) if isinstance(v, dict) else v[ks] for name, v in st.opt.items()},
         streams=[st.streams[k] for k in ks], active=st.active[ks], stopped_at=st.stopped_at[ks],
         reached=st.reached[ks], faults=[st.faults[k] for k in ks], losses=[l[ks] for l in st.losses],
         loss_acc=st.loss_acc[ks], curve=[(i, m[ks], w[ks]) for i, m, w in st.curve], recent=st.recent[ks],
@@ -1108,8 +1138,8 @@ def merge_states(cfg, states):
     opts = [s.opt for s in states]
     return TrainState(
         seeds=[x for s in states for x in s.seeds], params=cat_dict([s.params for s in states]),
-        opt=None if opts[0] is None else {"m": cat_dict([o["m"] for o in opts]), "v": cat_dict([o["v"] for o in opts]),
-                                          "t": cat([o["t"] for o in opts])},
+        opt=None if opts[0] is None else {name: cat_dict([o[name] for o in opts]) if isinstance(v, dict) else
+                                          cat([o[name] for o in opts]) for name, v in opts[0].items()},
         streams=[x for s in states for x in s.streams], active=cat([s.active for s in states]),
         stopped_at=cat([s.stopped_at for s in states]), reached=cat([s.reached for s in states]),
         faults=[x for s in states for x in s.faults],
@@ -1142,9 +1172,8 @@ def save_checkpoint(path, cfg, st):
     K = len(st.seeds)
     a = {"p." + k: v for k, v in st.params.items()}
     if st.opt is not None:
-        a.update({"m." + k: v for k, v in st.opt["m"].items()})
-        a.update({"v." + k: v for k, v in st.opt["v"].items()})
-        a["opt_t"] = st.opt["t"]
+        for name, v in st.opt.items():     # m.Wx, v.Wx, ... per weight array; Adam's step count as opt_t
+            a.update({f"{name}.{k}": x for k, x in v.items()} if isinstance(v, dict) else {f"opt_{name}": v})
     a.update(active=st.active, stopped_at=st.stopped_at, reached=st.reached, loss_acc=st.loss_acc,
              recent=st.recent, n_wrong=st.n_wrong, losses=np.array(st.losses).reshape(-1, K),
              curve_it=np.array([c[0] for c in st.curve]), curve_mse=np.array([c[1] for c in st.curve]),
@@ -1181,8 +1210,9 @@ def load_checkpoint(path):
             s.rng.bit_generator.state = d["rng"]
             streams.append(s)
         opt = None
-        if cfg.optimizer == "adam":
-            opt = {"m": {k: a["m." + k] for k in keys}, "v": {k: a["v." + k] for k in keys}, "t": a["opt_t"]}
+        if cfg.optimizer != "sgd":
+            opt = {name: ({k: a[f"{name}.{k}"] for k in keys} if isinstance(v, dict) else a[f"opt_{name}"])
+                   for name, v in optimizer_state(cfg, {k: a["p." + k] for k in keys}).items()}
         st = TrainState(
             seeds=meta["seeds"], params={k: a["p." + k] for k in keys}, opt=opt, streams=streams,
             active=a["active"], stopped_at=a["stopped_at"], reached=a["reached"], faults=meta["faults"],
@@ -1617,7 +1647,7 @@ def config_from_args(args):
             raise UsageError(f"--n-seq: cannot read {over['n_seq']!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
     cfg = dataclasses.replace(cfg, **over)
     if "lr" not in over and "optimizer" in over and not args.paper:
-        cfg = dataclasses.replace(cfg, lr=0.1 if cfg.optimizer == "sgd" else 5e-3)
+        cfg = dataclasses.replace(cfg, lr=DEFAULT_LR[cfg.optimizer])
     validate(cfg)
     return cfg
 
@@ -1649,6 +1679,8 @@ def validate(cfg):
         for name, default in (("squash", "body"), ("out_gate_biases", False), ("output_reads", "current")):
             if getattr(cfg, name) != default:
                 raise UsageError(f"--{name.replace('_', '-')}: a reading of the 1997 cell; only with --cell lstm97 or --paper")
+    if cfg.error_factor != 1.0 and cfg.optimizer != "sgd":
+        raise UsageError("--error-factor: a reading of the paper's gradient descent; only with --optimizer sgd")
     if cfg.output_error == "plain" and cfg.output != "logistic":
         raise UsageError("--output-error: plain applies to a logistic output unit only (--output logistic)")
     if cfg.dist == "paper" and cfg.T_min // 2 - 1 < 2:

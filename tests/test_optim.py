@@ -73,3 +73,51 @@ def test_adam_first_two_steps_by_hand():
     x2 = x1 - lr * (m / (1 - b1 ** 2)) / (np.sqrt(v / (1 - b2 ** 2)) + eps)
     assert abs(params["wy"][0, 0] - x2) < 1e-15
     assert abs(params["wy"][0, 0] - 0.873366) < 1e-6            # 0.9 - 0.1 * (0.02 / 0.19) / sqrt(0.00031225 / 0.001999)
+
+
+def test_rmsprop_first_two_steps_by_hand():
+    """torch.optim.RMSprop's defaults written out with scalars: no bias correction,
+    so the first step moves by lr * g / (0.1 |g|) = 10 lr."""
+    lr, alpha = 0.01, 0.99
+    g1, g2 = 0.5, -0.25
+    params = {"wy": np.array([[1.0]])}
+    state = mp.optimizer_state(mp.Config(optimizer="rmsprop"), params)
+    mp.rmsprop_step(params, {"wy": np.array([[g1]])}, state, lr)
+    v1 = (1 - alpha) * g1 ** 2                                   # 0.0025
+    x1 = 1.0 - lr * g1 / (np.sqrt(v1) + 1e-8)
+    assert abs(params["wy"][0, 0] - x1) < 1e-15 and abs(x1 - 0.9) < 1e-7
+    mp.rmsprop_step(params, {"wy": np.array([[g2]])}, state, lr)
+    v2 = alpha * v1 + (1 - alpha) * g2 ** 2                      # 0.003100
+    x2 = x1 - lr * g2 / (np.sqrt(v2) + 1e-8)
+    assert abs(params["wy"][0, 0] - x2) < 1e-15
+    assert abs(x2 - 0.944901) < 1e-6                             # 0.9 + 0.0025 / sqrt(0.0031)
+
+
+def test_rmsprop_equals_torch():
+    torch = __import__("pytest").importorskip("torch")
+    rng = np.random.default_rng(3)
+    w0, grads = rng.normal(size=(4, 3)), rng.normal(size=(6, 4, 3))
+    params = {"Wx": w0[None].copy()}
+    state = mp.optimizer_state(mp.Config(optimizer="rmsprop"), params)
+    w = torch.nn.Parameter(torch.tensor(w0))
+    opt = torch.optim.RMSprop([w], lr=0.003)
+    for g in grads:
+        mp.rmsprop_step(params, {"Wx": g[None]}, state, 0.003)
+        w.grad = torch.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(params["Wx"][0], w.detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_rmsprop_run_resumes_bit_identically(tmp_path):
+    cfg = mp.Config(optimizer="rmsprop", lr=1e-3, max_iters=30, eval_every=10, batch_size=4, n_test=32,
+                    hidden=4, quiet=True, snapshot_every=0, checkpoint_every=12)
+    whole = mp.train(cfg, [0, 1])
+    path = str(tmp_path / "c.npz")
+    first = mp.train(mp.dataclasses.replace(cfg, max_iters=12), [0, 1],
+                     checkpoint=lambda st: mp.save_checkpoint(path, cfg, st))
+    _, st = mp.load_checkpoint(path)
+    assert st.it == 12 and set(st.opt) == {"v"}
+    rest = mp.train(cfg, [0, 1], state=st)
+    for k in whole["params"]:
+        assert np.array_equal(whole["params"][k], rest["params"][k]), k
+    assert not np.array_equal(first["params"]["Wx"], rest["params"]["Wx"])
