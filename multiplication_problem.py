@@ -66,10 +66,14 @@ class UsageError(Exception):
 # ----------------------------------------------------------------------------
 # configuration
 
-def option(default, help=None, **argparse_kw):
+def option(default, help=None, cell=None, **argparse_kw):
     """A Config field; with `help` it is also a command-line flag --name-with-dashes
-    (argparse_kw: choices, flag, default_text), whose help gets the default appended."""
+    (argparse_kw: choices, flag, default_text), whose help gets the default appended.
+    `cell`: the one cell the field applies to; for the other it must keep its default
+    (validate) and does not tell two runs apart (same_settings)."""
     meta = {} if help is None else {"help": help, **argparse_kw}
+    if cell is not None:
+        meta["cell"] = cell
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -87,32 +91,32 @@ class Config:
     n_test: int = option(2560, "size of the fixed held-out test set")
     test_seed: int = option(1234, "seed of the held-out test set, shared by all trials")
     cell: str = option("lstm", "lstm: forget-gate LSTM (full BPTT); lstm97: the 1997 LSTM", choices=CELLS)
-    hidden: int = option(16, "lstm: cells (the reference used 8)")
-    blocks: int = option(2, "lstm97: memory blocks")
-    cells_per_block: int = option(2, "lstm97: cells sharing one input and one output gate")
-    forget_gate: bool = option(True, "lstm: fix the forget gate at 1 (no forget gate)", flag="--no-forget-gate")
-    forget_bias: float = option(3.0, "lstm: initial forget-gate bias (the reference used 1.0)")
+    hidden: int = option(16, "lstm: cells (the reference used 8)", cell="lstm")
+    blocks: int = option(2, "lstm97: memory blocks", cell="lstm97")
+    cells_per_block: int = option(2, "lstm97: cells sharing one input and one output gate", cell="lstm97")
+    forget_gate: bool = option(True, "lstm: fix the forget gate at 1 (no forget gate)", flag="--no-forget-gate", cell="lstm")
+    forget_bias: float = option(3.0, "lstm: initial forget-gate bias (the reference used 1.0)", cell="lstm")
     init_scale: float = option(0.0, "uniform initialisation half-width", default_text="1/sqrt(hidden) for lstm, 0.1 for lstm97")
-    gate_biases: bool = option(False)    # lstm97: input-gate biases -3, -6, ... (the paper's adding problem)
+    gate_biases: bool = option(False, cell="lstm97")    # input-gate biases -3, -6, ... (the paper's adding problem)
     gradient: str = option("full", "lstm97: full BPTT, or the paper's truncated gradient (error flows back in "
-                           "time only through the cell states)", choices=("full", "truncated"))
+                           "time only through the cell states)", choices=("full", "truncated"), cell="lstm97")
     output: str = option("logistic", "output unit: logistic (the paper, the reference) or linear (an ablation)",
                          choices=("logistic", "linear"))
     # readings of the paper where its text allows more than one (lstm97; docs/paper.md quotes them)
     squash: str = option("body", "lstm97 reading: ranges of g and h. body: g in [-2, 2], h in [-1, 1] (Experiment 4: "
                          "'All activation functions are logistic with output range [0, 1], except for h, whose range is "
                          "[-1, 1], and g, whose range is [-2, 2]'; Appendix A.1). caption: g in [-1, 1], h in [-2, 2] "
-                         "(Table 10's caption: 'h1 is logistic sigmoid in [-2, 2]', 'g2 in [-1, 1]')", choices=tuple(SQUASH))
+                         "(Table 10's caption: 'h1 is logistic sigmoid in [-2, 2]', 'g2 in [-1, 1]')", choices=tuple(SQUASH), cell="lstm97")
     out_gate_biases: bool = option(False, "lstm97 reading: output-gate biases -1, -2, ... per block (Section 4: 'each "
                                    "output gate gets a negative initial bias, to push initial memory cell activations "
                                    "towards zero'; the values are Experiment 1's); otherwise random in [-0.1, 0.1] like "
-                                   "every weight (Table 10: 'r')")
+                                   "every weight (Table 10: 'r')", cell="lstm97")
     error_factor: float = option(1.0, "sgd reading: 1 = the output error f'(net)(t - y) of eq. (19); 2 = eqs. (16)-(17) "
                                  "read literally, E = sum (t - y)^2, whose derivative is 2 f'(net)(t - y) (the same "
                                  "as twice the learning rate)", choices=(1.0, 2.0))
     output_reads: str = option("current", "lstm97 reading: the output unit reads the cell outputs of the same step "
                                "(Section 5: input units are set, then hidden units, then output units) or of the "
-                               "previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))", choices=("current", "previous"))
+                               "previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))", choices=("current", "previous"), cell="lstm97")
     output_error: str = option("fprime", "output error signal: fprime = f'(net)(t - y) (the paper); plain = t - y "
                                "without f'(net), i.e. cross-entropy on a logistic output: a hypothesis about the "
                                "original program, not in the text", choices=("fprime", "plain"))
@@ -1407,9 +1411,15 @@ def load_sweep(run_dir):
 
 
 def same_settings(a, b):
-    """Two configs train the same run (printing and checkpointing do not count)."""
-    norm = lambda c: dataclasses.replace(c, quiet=False, checkpoint_every=0)
-    return norm(a) == norm(b)
+    """Two configs train the same run (printing, checkpointing and the fields of
+    the other cell do not count)."""
+    return effective(a) == effective(b)
+
+
+def effective(cfg):
+    """cfg with what does not change the training at its default."""
+    other_cell = {f.name: f.default for f in dataclasses.fields(Config) if f.metadata.get("cell", cfg.cell) != cfg.cell}
+    return dataclasses.replace(cfg, quiet=False, checkpoint_every=0, **other_cell)
 
 
 def load_or_train(cfg, run_dir, log=print):
@@ -1636,6 +1646,9 @@ def config_from_args(args):
         if not MIN_T <= T <= 100_000:
             raise UsageError(f"--T: must be in [{MIN_T}, 100000], got {T}")
         cfg = paper_config(args.task or "multiplication", T)
+        if args.cell == "lstm":
+            raise UsageError("--cell: --paper is the 1997 LSTM's protocol; the forget-gate LSTM on the paper's data "
+                             "and stopping rule is --cell lstm --dist paper --stop paper")
     else:
         cfg = Config()
     over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
@@ -1675,10 +1688,10 @@ def validate(cfg):
     if cfg.stop == "paper" and cfg.batch_size > WINDOW:
         raise UsageError(f"--batch-size: must be at most {WINDOW} with the paper's stopping rule (its window holds the "
                          f"{WINDOW} most recent sequences), got {cfg.batch_size}")
-    if cfg.cell != "lstm97":
-        for name, default in (("squash", "body"), ("out_gate_biases", False), ("output_reads", "current")):
-            if getattr(cfg, name) != default:
-                raise UsageError(f"--{name.replace('_', '-')}: a reading of the 1997 cell; only with --cell lstm97 or --paper")
+    for f in dataclasses.fields(Config):
+        if f.metadata.get("cell", cfg.cell) != cfg.cell and getattr(cfg, f.name) != f.default:
+            other = " or --paper" if f.metadata["cell"] == "lstm97" else ""
+            raise UsageError(f"{flag_name(f)}: applies to --cell {f.metadata['cell']}{other} only")
     if cfg.error_factor != 1.0 and cfg.optimizer != "sgd":
         raise UsageError("--error-factor: a reading of the paper's gradient descent; only with --optimizer sgd")
     if cfg.output_error == "plain" and cfg.output != "logistic":

@@ -70,3 +70,32 @@ def test_snapshots_thin_out_to_a_bounded_evenly_spaced_set():
     assert mp.SNAPSHOTS <= len(its) <= 2 * mp.SNAPSHOTS + 1
     assert its[0] == 0 and its[-1] == 450
     assert len(set(np.diff(its[:-1]))) == 1            # evenly spaced (the final one may be closer)
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--hidden", "8", "--paper"], "--hidden"),
+    (["--forget-bias", "5", "--cell", "lstm97"], "--forget-bias"),
+    (["--no-forget-gate", "--cell", "lstm97"], "--no-forget-gate"),
+    (["--gradient", "truncated"], "--gradient"),
+    (["--blocks", "3"], "--blocks"),
+    (["--cells-per-block", "1"], "--cells-per-block"),
+    (["--squash", "caption"], "--squash"),
+    (["--out-gate-biases"], "--out-gate-biases"),
+    (["--output-reads", "previous"], "--output-reads"),
+    (["--error-factor", "2"], "--error-factor"),
+    (["--error-factor", "2", "--cell", "lstm97", "--optimizer", "rmsprop"], "--error-factor"),
+    (["--paper", "--cell", "lstm"], "--cell"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_an_option_of_the_other_cell_or_optimizer_is_refused(tmp_path, args, flag):
+    r = run([*TINY, *args, "--save-dir", "x"], tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and flag in r.stderr, r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_other_cells_fields_do_not_tell_runs_apart():
+    a = mp.paper_config("adding")
+    assert mp.same_settings(a, mp.dataclasses.replace(a, hidden=8, forget_bias=1.0))
+    assert not mp.same_settings(a, mp.dataclasses.replace(a, squash="caption"))
+    b = mp.Config()
+    assert mp.same_settings(b, mp.dataclasses.replace(b, blocks=3, gradient="truncated"))
+    assert not mp.same_settings(b, mp.dataclasses.replace(b, hidden=8))

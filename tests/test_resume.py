@@ -180,3 +180,23 @@ def test_every_committed_checkpoint_resumes_with_the_documented_command(tmp_path
         states = mp.load_checkpoints(cfg, seeds, workers, str(copy), log=lambda s: None)
         assert sorted(x for s in states for x in s.seeds) == seeds, where
         assert snapshot(copy) == before, f"{where}: the documented --workers regroups {folder}"
+
+
+def test_every_documented_command_parses_to_the_saved_config_of_its_folder():
+    checked = 0
+    for where, args in documented_commands():
+        if "--save-dir" not in args or "--export-data" in args:
+            continue
+        folder = os.path.join(ROOT, args[args.index("--save-dir") + 1])
+        saved = os.path.join(folder, "sweep.json" if "--seeds" in args else "history.json")
+        if not os.path.isfile(saved):
+            assert not folder.startswith(os.path.join(ROOT, "results")), f"{where}: {folder} holds no run"
+            continue
+        parsed = mp.build_parser().parse_args(args)
+        cfg = mp.config_from_args(parsed)
+        if parsed.seeds:
+            cfg = mp.dataclasses.replace(cfg, snapshot_every=0)
+        with open(saved) as f:
+            assert mp.same_settings(cfg, mp.config_from_dict(json.load(f)["config"])), f"{where}: {' '.join(args)}"
+        checked += 1
+    assert checked >= 30
