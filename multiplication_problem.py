@@ -479,6 +479,23 @@ class Cache97(NamedTuple):
         return np.concatenate([self.R[:, :C], self.R[:, C:2 * C:P], self.R[:, 2 * C:3 * C:P]], axis=1)
 
 
+def lstm97_step(params, x, y, s, squash=SQUASH["body"]):
+    """One step of the 1997 network as the paper writes it (Section 5,
+    Appendix A.1), to be read; lstm97_forward computes the same for a whole
+    sequence, laid out for speed (tested equal). x (K, B, D) inputs, y (K, B, U)
+    the previous step's hidden outputs [cells, input gates, output gates],
+    s (K, B, C) cell states -> this step's y and s."""
+    C, N = lstm97_shape(params)
+    a_g, a_h = squash
+    per_cell = lambda gate: np.repeat(gate, C // N, axis=-1)       # each block's gate, once per cell
+    net = x @ params["Wx"] + y @ params["Wr"] + params["b"][:, None, :]
+    g = a_g * (2 * logistic(net[..., :C]) - 1)                      # cell input, in [-a_g, a_g]
+    y_in, y_out = logistic(net[..., C:C + N]), logistic(net[..., C + N:])
+    s = s + per_cell(y_in) * g                                      # the constant error carousel
+    y_c = per_cell(y_out) * a_h * (2 * logistic(s) - 1)             # h(s), in [-a_h, a_h]
+    return np.concatenate([y_c, y_in, y_out], axis=-1), s
+
+
 def lstm97_shape(params):
     C = params["wy"].shape[1]
     N = (params["Wr"].shape[1] - C) // 2

@@ -160,31 +160,28 @@ def test_batch_equals_sequences_one_at_a_time(cell):
 
 
 def test_1997_cell_follows_the_paper_equations():
-    """The forward pass against the paper's formulas written out directly:
-    g = 4/(1+e^-x) - 2, h = 2/(1+e^-x) - 1, s(t) = s(t-1) + y_in g, y_c = y_out h(s)."""
-    cfg = mp.Config(cell="lstm97")
-    params, X, L, _ = random_problem(cfg)
-    params = {k: 3 * v for k, v in params.items()}          # drive units into saturation too
-    assert mp.count_weights(mp.init_params(cfg, [0])) == 93
-    y, cache = mp.lstm97_forward(params, X, L)
-    unit_last = lambda a: np.moveaxis(a, 1, -1)              # (T, units, K, B) -> (T, K, B, units)
-    Z, S, HS, Y = unit_last(cache.Z), unit_last(cache.S), unit_last(cache.TH), unit_last(cache.hidden())
-    sig = lambda x: 1 / (1 + np.exp(-x))
-    C, N = 4, 2
-    s = np.zeros(Y.shape[1:3] + (C,))
-    y_c = np.zeros_like(s)
-    for t in range(X.shape[0]):
-        net = X[t] @ params["Wx"] + Y[t] @ params["Wr"] + params["b"][:, None, :]
-        g, y_in, y_out = 4 * sig(net[..., :C]) - 2, sig(net[..., C:C + N]), sig(net[..., C + N:])
-        s = s + np.repeat(y_in, 2, axis=-1) * g
-        y_c = np.repeat(y_out, 2, axis=-1) * (2 * sig(s) - 1)
-        np.testing.assert_allclose(2 * Z[t, ..., :C], g, atol=1e-12)
-        np.testing.assert_allclose(2 * S[t + 1], s, atol=1e-12)
-        np.testing.assert_allclose(HS[t], 2 * sig(s) - 1, atol=1e-12)
-        np.testing.assert_allclose(Y[t + 1], np.concatenate([y_c, y_in, y_out], -1), atol=1e-12)
-        last = t == L - 1                                      # (K, B) sequences that end here
-        net_k = (y_c * params["wy"][:, None, :]).sum(-1) + params["by"][:, None]   # (K, B) output unit
-        np.testing.assert_allclose(y[last], sig(net_k)[last], atol=1e-12)
+    """The fast forward pass against lstm97_step, the paper's equations written
+    out directly: net = W [x, y(t-1), 1], g = a_g (2 sig(net) - 1), gates sig(net),
+    s(t) = s(t-1) + y_in g, y_c = y_out a_h (2 sig(s) - 1); under both squash readings."""
+    for squash in ("body", "caption"):
+        cfg = mp.Config(cell="lstm97", squash=squash)
+        params, X, L, _ = random_problem(cfg)
+        params = {k: 3 * v for k, v in params.items()}          # drive units into saturation too
+        assert mp.count_weights(mp.init_params(cfg, [0])) == 93
+        y, cache = mp.lstm97_forward(params, X, L, mp.SQUASH[squash])
+        unit_last = lambda a: np.moveaxis(a, 1, -1)              # (T, units, K, B) -> (T, K, B, units)
+        Z, S, HS, Y = unit_last(cache.Z), unit_last(cache.S), unit_last(cache.TH), unit_last(cache.hidden())
+        C = 4
+        s = np.zeros(Y.shape[1:3] + (C,))
+        hidden = np.zeros(Y.shape[1:])
+        for t in range(X.shape[0]):
+            hidden, s = mp.lstm97_step(params, X[t], hidden, s, mp.SQUASH[squash])
+            np.testing.assert_allclose(2 * S[t + 1], s, atol=1e-12)
+            np.testing.assert_allclose(Y[t + 1], hidden, atol=1e-12)
+            last = t == L - 1                                      # (K, B) sequences that end here
+            net_k = (hidden[..., :C] * params["wy"][:, None, :]).sum(-1) + params["by"][:, None]
+            np.testing.assert_allclose(y[last], mp.logistic(net_k)[last], atol=1e-12)
+        assert np.abs(hidden).max() > 0.5
     assert np.abs(Z[..., :C]).max() > 0.95 and np.abs(Z[..., :C]).max() <= 1
     # the forward pass computes each gate once per cell of its block: the copies must be the same bits
     for first, copy in ((4, 5), (6, 7), (8, 9), (10, 11)):
