@@ -42,14 +42,23 @@ def module_at(rev):
 
 
 def numpy_loop(cfg, seeds, iters, mp=mp):
-    """The trainer's inner loop, without evaluation or bookkeeping (mp: this
-    module, or an older version of it from module_at)."""
+    """The trainer's step, without evaluation or bookkeeping: train_step where the
+    module has it (mp: this module, or an older version of it from module_at),
+    else the same forward -> backward -> update written out as older code had it."""
+    if hasattr(mp, "train_step"):
+        st = mp.new_state(cfg, seeds)
+        for s in st.streams:
+            s.next()                               # the first chunk of sequences is drawn outside the timing
+        t0 = time.perf_counter()
+        for it in range(1, iters + 1):
+            mp.train_step(cfg, st, it, log=print)
+        return time.perf_counter() - t0
     params = mp.init_params(cfg, seeds)
     streams = [mp.Stream(cfg, mp.rng_for(s, 1)) for s in seeds]
     opt = mp.adam_init(params) if cfg.optimizer == "adam" else None
     dtype = np.dtype(cfg.dtype)
     for s in streams:
-        s.next()                                   # the first chunk of sequences is drawn outside the timing
+        s.next()
     t0 = time.perf_counter()
     for _ in range(iters):
         X, L, y_true = mp.stack_trials([s.next() for s in streams], dtype)
