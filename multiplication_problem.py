@@ -962,7 +962,8 @@ def run_until(cfg, st, test, last, log, checkpoint=None):
         if not cfg.quiet and (now - last_print > 2.0 or done or it == cfg.max_iters):
             last_print = now
             _progress(log, cfg, st, T, (it - it0) * B / max(time.perf_counter() - t0, 1e-9))
-        if checkpoint and (INTERRUPTS or done or cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
+        if checkpoint and (INTERRUPTS or done or it == cfg.max_iters or
+                           cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
             st.elapsed = now
             checkpoint(st)
         if done or INTERRUPTS:
@@ -1276,19 +1277,27 @@ def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
                     and getattr(saved, f.name) != getattr(cfg, f.name)]
             raise UsageError(f"--resume: {path} was made with other settings (differs in: {', '.join(diff)})")
         loaded.append((path, st))
-    loaded.sort(key=lambda p: seeds.index(p[1].seeds[0]) if p[1].seeds[0] in seeds else -1)
-    held = sorted(x for _, st in loaded for x in st.seeds)
+    # a crash while regrouping can leave two copies of a seed: the newer grouping's
+    # (at the furthest iteration) wins, the other files go with the regrouping below
+    kept, stale = [], []
+    for path, st in sorted(loaded, key=lambda p: (-p[1].it, -len(p[1].seeds))):
+        clash = {x for _, k in kept for x in k.seeds} & set(st.seeds)
+        (stale if clash else kept).append((path, st))
+    kept.sort(key=lambda p: seeds.index(p[1].seeds[0]) if p[1].seeds[0] in seeds else -1)
+    held = sorted(x for _, st in kept for x in st.seeds)
     if held != sorted(seeds):
-        raise UsageError(f"--seeds: the checkpoints in {save_dir}/ hold seeds {','.join(map(str, held))}, "
+        flag = "--seeds" if len(seeds) > 1 or len(held) > 1 else "--seed"
+        raise UsageError(f"{flag}: the checkpoints in {save_dir}/ hold seeds {','.join(map(str, held))}, "
                          f"not {','.join(map(str, seeds))}")
+    loaded = kept
     groups = seed_groups(seeds, workers)
     new_paths = [checkpoint_path(save_dir, g, len(groups)) for g in groups]
-    if [st.seeds for _, st in loaded] == groups and [p for p, _ in loaded] == new_paths:
+    if [st.seeds for _, st in loaded] == groups and [p for p, _ in loaded] == new_paths and not stale:
         return [st for _, st in loaded]
     states = regroup(cfg, [st for _, st in loaded], groups, log)
     for path, st in zip(new_paths, states):      # the new grouping's checkpoints first, then the old ones go
         save_checkpoint(path, cfg, st)
-    for path, _ in loaded:
+    for path, _ in loaded + stale:
         if path not in new_paths:
             os.unlink(path)
     return states
@@ -1362,10 +1371,13 @@ def save_single(save_dir, cfg, out):
         save_npz(torch_path, torch_state_dict(weights))
     elif os.path.exists(torch_path):
         os.unlink(torch_path)                              # never leave another run's weights beside these
+    snap_path = os.path.join(save_dir, "snapshots.npz")
     if out["snapshots"]:
         its = np.array([s[0] for s in out["snapshots"]])
         snaps = {k: np.stack([s[1][k][0] for s in out["snapshots"]]) for k in out["params"]}
-        save_npz(os.path.join(save_dir, "snapshots.npz"), {"iterations": its, **snaps})
+        save_npz(snap_path, {"iterations": its, **snaps})
+    elif os.path.exists(snap_path):
+        os.unlink(snap_path)                               # another run's snapshots would animate that run
     history = {"version": RESULTS_VERSION, "config": config_dict(cfg), **r,
                "interrupted": out["interrupted"],
                "elapsed_sec": out["elapsed_sec"], "chance_mse": chance_mse(cfg),
@@ -1434,9 +1446,17 @@ def same_settings(a, b):
 
 
 def effective(cfg):
-    """cfg with what does not change the training at its default."""
-    other_cell = {f.name: f.default for f in dataclasses.fields(Config) if f.metadata.get("cell", cfg.cell) != cfg.cell}
-    return dataclasses.replace(cfg, quiet=False, checkpoint_every=0, **other_cell)
+    """cfg with what does not change the training at its default: printing,
+    checkpointing, the other cell's fields, the stopping rule it does not use,
+    the test length of the reference distribution under the paper's."""
+    unused = {f.name: f.default for f in dataclasses.fields(Config) if f.metadata.get("cell", cfg.cell) != cfg.cell}
+    if cfg.stop == "paper":
+        unused["target_test_mse"] = Config.target_test_mse
+    if cfg.stop != "paper" or cfg.task == "adding":
+        unused["n_seq"] = Config.n_seq
+    if cfg.dist == "paper":
+        unused["eval_T"] = Config.eval_T
+    return dataclasses.replace(cfg, quiet=False, checkpoint_every=0, **unused)
 
 
 def load_or_train(cfg, run_dir, log=print):
@@ -1456,8 +1476,22 @@ def load_or_train(cfg, run_dir, log=print):
     else:
         log(f"{run_dir}/ holds no run; training one first")
     check_save_dir(run_dir, RUN_FILES)
+    refuse_to_train_into(run_dir)
     run_single(cfg, run_dir, log)
     return load_run(run_dir)
+
+
+def refuse_to_train_into(run_dir):
+    """The picture scripts train the run they draw when it is missing or was
+    trained with other settings, but only into an empty folder or the default
+    run/ holding a finished run: never over a checkpoint or another result."""
+    checkpoints = checkpoint_files(run_dir)
+    results = [f for f in ("sweep.json", "history.json") if os.path.isfile(os.path.join(run_dir, f))]
+    if checkpoints or (results and os.path.normpath(run_dir) != DEFAULT_SAVE_DIR):
+        held = f"an interrupted run ({os.path.basename(checkpoints[0])})" if checkpoints else f"a run ({results[0]})"
+        raise UsageError(f"--run-dir: {run_dir}/ holds {held} trained with other settings than these flags; "
+                         f"give the flags it was trained with (its sweep.json or history.json lists them), or "
+                         f"another --run-dir")
 
 
 def summarise(cfg, results):
@@ -1821,6 +1855,10 @@ def main(argv=None):
         states = None
         if args.resume:
             states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir, log)
+    except KeyboardInterrupt:
+        print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: interrupted while regrouping the "
+              f"checkpoints; nothing was written", file=sys.stderr)
+        return 130
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2

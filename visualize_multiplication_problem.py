@@ -43,7 +43,7 @@ def parse(argv, description, extra):
     extra(p)
     args = p.parse_args(argv)
     cfg = mp.config_from_args(args)
-    if args.target_test_mse is None and args.seeds is None:
+    if args.target_test_mse is None and args.seeds is None and cfg.stop == "test_mse":
         cfg = mp.dataclasses.replace(cfg, target_test_mse=PICTURE_TARGET)
     return args, cfg
 
@@ -209,6 +209,7 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
             return sweep
         log(f"{run_dir}/ holds a sweep trained with other settings; training one with these settings first")
     mp.check_save_dir(run_dir, ["sweep.json", "sweep_weights.npz"])
+    mp.refuse_to_train_into(run_dir)
     mp.run_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, run_dir, log)
     return mp.load_sweep(run_dir)
 
@@ -403,6 +404,7 @@ def long_lags_picture(path_in, path):
 def paper_figures(results_dir, out_dir):
     """The three pictures of the paper's results -> their paths."""
     runs = paper_runs(results_dir)
+    read_weights_over_time(os.path.join(results_dir, WEIGHTS_OVER_TIME))     # refused before anything is drawn
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, name) for name in PAPER_FIGURES]
     table7_picture(runs, paths[0])

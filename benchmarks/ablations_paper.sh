@@ -3,7 +3,7 @@
 # forget gate on/off, truncated vs full gradient, SGD vs Adam. 10 seeds each, one
 # budget of 256,000 training sequences, early stop at the paper's test MSE 0.0139
 # (the first test evaluation below 0.0223 is read off the same curve).
-# Usage: bash benchmarks/ablations_paper.sh [name ...]   (default: all)
+# Usage: bash benchmarks/ablations_paper.sh [name ...]   (default: all; replaces the committed runs: --overwrite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P="--task multiplication --dist paper --T-min 100 --T-max 110 --seeds 0-9 --target-test-mse 0.0139 --quiet"
@@ -23,6 +23,6 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(lstm_h8_fb2_adam lstm_adam lstm_no_forget_adam lstm97_truncated_adam lstm97_full_adam lstm97_truncated_sgd lstm97_full_sgd lstm_sgd)
 for n in "${names[@]}"; do
   echo "== $n: python multiplication_problem.py $P ${RUNS[$n]} --save-dir results/ablations_paper/$n"
-  python multiplication_problem.py $P ${RUNS[$n]} --save-dir "results/ablations_paper/$n" --workers 1
+  python multiplication_problem.py $P ${RUNS[$n]} --save-dir "results/ablations_paper/$n" --workers 1 --overwrite
   python visualize_multiplication_problem.py $P ${RUNS[$n]} --run-dir "results/ablations_paper/$n" --out-dir "results/ablations_paper/$n"
 done

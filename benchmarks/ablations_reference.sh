@@ -21,6 +21,6 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(reference forget_bias_2 forget_bias_3 init_0.1 hidden_16 lr_0.01 fb3_hidden_16 fb3_lr_0.01 fb3_init_0.1 defaults)
 for n in "${names[@]}"; do
   echo "== $n: python multiplication_problem.py $S ${RUNS[$n]} --save-dir results/ablations/$n"
-  python multiplication_problem.py $S ${RUNS[$n]} --save-dir "results/ablations/$n" --workers 1
+  python multiplication_problem.py $S ${RUNS[$n]} --save-dir "results/ablations/$n" --workers 1 --overwrite
   python visualize_multiplication_problem.py $S ${RUNS[$n]} --run-dir "results/ablations/$n" --out-dir "results/ablations/$n"
 done

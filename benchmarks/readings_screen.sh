@@ -23,5 +23,5 @@ rows=("$@")
 for row in "${rows[@]}"; do
   dir=results/readings_screen/$row
   python multiplication_problem.py --paper --task adding --seeds 0-2 --workers 1 --max-iters 300000 \
-    ${FLAGS[$row]} --save-dir "$dir" --quiet
+    ${FLAGS[$row]} --save-dir "$dir" --quiet --overwrite
 done

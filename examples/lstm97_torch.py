@@ -58,7 +58,7 @@ class LSTM1997(torch.nn.Module if torch else object):
         self.delay = int(output_reads == "previous")
         U = self.C + 2 * self.N
         shapes = {"Wx": (2, U), "Wr": (U, U), "b": (U,), "wy": (self.C,), "by": ()}
-        for name, shape in shapes.items():     # the paper's initialisation: uniform in [-0.1, 0.1]
+        for name, shape in shapes.items():     # uniform in [-0.1, 0.1]; load_weights sets the paper's biases
             self.register_parameter(name, torch.nn.Parameter(torch.empty(shape, dtype=dtype).uniform_(-0.1, 0.1)))
 
     @classmethod
@@ -105,13 +105,14 @@ def loss(cfg, net, y):
     project's for cfg: (y - target)^2 / 2 per sequence (the paper's eq. 19), or
     with the plain output error, cross-entropy on the logistic unit (its
     gradient at the net input is y - target); the mean over the sequences,
-    times --error-factor."""
+    times --error-factor (SGD), or times 2 (Adam and RMSprop minimise the
+    batch's mean squared error)."""
     if cfg.output_error == "plain":
         per_seq = torch.nn.functional.binary_cross_entropy_with_logits(net, y, reduction="none")
     else:
         out = torch.sigmoid(net) if cfg.output == "logistic" else net
         per_seq = 0.5 * (out - y) ** 2
-    return cfg.error_factor * per_seq.mean()
+    return (cfg.error_factor if cfg.optimizer == "sgd" else 2.0) * per_seq.mean()
 
 
 # ----------------------------------------------------------------------------
@@ -274,6 +275,10 @@ def main(argv=None):
                 raise mp.UsageError(f"--n-sequences: must be in [1, 100000], got {args.n_sequences}")
             torch.set_num_threads(1)
             return check(args.check, args.n_sequences, args.trial)
+        for flag, given in (("--seeds", args.seeds), ("--clip", args.clip), ("--dtype", args.dtype)):
+            if given is not None:
+                raise mp.UsageError(f"{flag}: not with --train (one trial, --seed; the paper's gradient descent "
+                                    f"without clipping, in float64)")
         args.paper = True
         cfg = mp.config_from_args(args)
         if cfg.optimizer != "sgd" or cfg.batch_size != 1:

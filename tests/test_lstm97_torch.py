@@ -74,6 +74,13 @@ def test_check_a_run_and_a_sweeps_trial(tiny_runs):
     assert "trial seed 3" in r.stdout
 
 
+def test_check_a_committed_adam_run():
+    """Adam minimises the batch's mean squared error (twice the paper's loss): the module's loss says so."""
+    r = run(["--check", os.path.join(ROOT, "results", "ablations_paper", "lstm97_truncated_adam"),
+             "--n-sequences", "8"], ROOT)
+    assert r.returncode == 0 and "equal" in r.stdout, r.stdout + r.stderr
+
+
 def test_train_reports_both_frameworks(tiny_runs):
     r = run(["--train", "--task", "adding", "--T", "20", "--budget", "30"], tiny_runs)
     assert r.returncode == 0, r.stderr
@@ -88,7 +95,10 @@ def test_train_reports_both_frameworks(tiny_runs):
     ([], "--check"),
     (["--check", "r97", "--n-sequences", "0"], "--n-sequences"),
     (["--train", "--optimizer", "adam"], "--train"),
-], ids=["missing", "other-cell", "foreign", "no-trial", "nothing", "n", "adam"])
+    (["--train", "--clip", "1"], "--clip"),
+    (["--train", "--seeds", "0-2"], "--seeds"),
+    (["--train", "--dtype", "float32"], "--dtype"),
+], ids=["missing", "other-cell", "foreign", "no-trial", "nothing", "n", "adam", "clip", "seeds", "dtype"])
 def test_bad_input_is_one_line_exit_2(tiny_runs, args, flag):
     foreign = tiny_runs / "foreign"
     foreign.mkdir(exist_ok=True)

@@ -200,3 +200,51 @@ def test_every_documented_command_parses_to_the_saved_config_of_its_folder():
             assert mp.same_settings(cfg, mp.config_from_dict(json.load(f)["config"])), f"{where}: {' '.join(args)}"
         checked += 1
     assert checked >= 30
+
+
+def test_a_crash_while_regrouping_leaves_a_resumable_folder(tmp_path):
+    """New checkpoints written, old ones not yet deleted: the most advanced copy of each seed wins."""
+    cfg = cli_config([*SWEEP, "--save-dir", "b"])
+    write_checkpoints(str(tmp_path / "old"), cfg, [[0, 2], [4, 7]], [300, 300])
+    write_checkpoints(str(tmp_path / "b"), cfg, [[0, 2, 4, 7]], [500])
+    for f in os.listdir(tmp_path / "old"):
+        shutil.copy(tmp_path / "old" / f, tmp_path / "b" / f)
+    states = mp.load_checkpoints(cfg, [0, 2, 4, 7], 2, str(tmp_path / "b"), log=lambda s: None)
+    assert [s.seeds for s in states] == [[0, 2], [4, 7]] and {s.it for s in states} == {500}
+    assert sorted(os.listdir(tmp_path / "b")) == ["checkpoint-seeds-0-2.npz", "checkpoint-seeds-4-7.npz"]
+
+
+def test_a_group_that_spends_its_budget_leaves_its_checkpoint():
+    cfg = mp.Config(max_iters=30, eval_every=10, batch_size=4, n_test=32, hidden=4, quiet=True, snapshot_every=0)
+    written = []
+    mp.train(cfg, [0, 1], checkpoint=lambda st: written.append(st.it))
+    assert written == [30]
+
+
+@pytest.mark.parametrize("held", ["checkpoint", "sweep", "run outside run/"])
+def test_the_picture_scripts_never_train_over_another_result(tmp_path, held):
+    d = tmp_path / "kept"
+    if held == "checkpoint":
+        write_checkpoints(str(d), cli_config([*SWEEP, "--save-dir", "kept"]), [[0, 2, 4, 7]], [20])
+    else:
+        extra = ["--seeds", "0,1"] if held == "sweep" else []
+        assert run([*TINY, *extra, "--save-dir", "kept"], tmp_path).returncode == 0
+    before = snapshot(d)
+    for script in ("visualize_multiplication_problem.py", "make_multiplication_problem_gif.py"):
+        for extra in ([], ["--seeds", "0,3"]):
+            if script.startswith("make") and extra:
+                continue
+            r = subprocess.run([sys.executable, os.path.join(ROOT, script), *TINY, "--lr", "0.01", *extra,
+                                "--run-dir", "kept", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=120)
+            assert r.returncode == 2 and "--run-dir" in r.stderr and "Traceback" not in r.stderr, (script, r.stderr)
+            assert snapshot(d) == before
+
+
+def test_settings_a_run_does_not_use_do_not_tell_runs_apart():
+    a = mp.paper_config("adding")
+    assert mp.same_settings(a, mp.dataclasses.replace(a, target_test_mse=0.0005, eval_T=40, n_seq=(13,)))
+    b = mp.paper_config("multiplication")
+    assert not mp.same_settings(b, mp.dataclasses.replace(b, n_seq=(13,)))
+    c = mp.Config()
+    assert not mp.same_settings(c, mp.dataclasses.replace(c, target_test_mse=0.0005))
