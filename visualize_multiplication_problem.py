@@ -217,7 +217,7 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
 # ----------------------------------------------------------------------------
 # the paper's results, drawn from the committed runs in results/ (no training)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis"))
 from paper_table import GLANCE  # noqa: E402  (the paper's numbers and the runs that stand beside them)
 
 PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000

@@ -2,7 +2,7 @@
 # The readings of the paper's text, screened cheaply: the adding problem under the
 # paper's protocol at T = 100, 3 trials (seeds 0-2), 300,000 sequences each.
 # Each row is the paper's network as the body text describes it (--paper) plus
-# one reading or a combination. `python benchmarks/readings_table.py results/readings_screen`
+# one reading or a combination. `python analysis/readings_table.py results/readings_screen`
 # prints the table. Usage: bash benchmarks/readings_screen.sh [row ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

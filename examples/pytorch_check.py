@@ -18,8 +18,11 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "analysis"))
 import multiplication_problem as mp  # noqa: E402
+from forum_table import FORUM, OPTIMISERS, forum_table, load_forum  # noqa: E402  (the rows and their table)
 
 try:
     import torch
@@ -73,21 +76,6 @@ def check(run_dir, data_path):
 
 # ----------------------------------------------------------------------------
 # 2. the forum configuration and the smallest changes that make it learn
-
-FORUM = [  # (row, layers, cells, forget bias, optimiser, lr, batch, clip): each row changes one thing of the one
-    # above it, but rows 6 on start again from row 4 (on-line training, as the forum and the paper)
-    ("forum: 3 layers x 2 cells, SGD lr 0.5", 3, 2, None, "sgd", 0.5, 1, 0.0),
-    ("one layer of 16 cells", 1, 16, None, "sgd", 0.5, 1, 0.0),
-    ("+ forget-gate bias 3", 1, 16, 3.0, "sgd", 0.5, 1, 0.0),
-    ("+ Adam lr 1e-3 instead of SGD", 1, 16, 3.0, "adam", 1e-3, 1, 0.0),
-    ("+ batches of 32 sequences, Adam lr 5e-3", 1, 16, 3.0, "adam", 5e-3, 32, 0.0),
-    ("row 4 with 64 cells", 1, 64, 3.0, "adam", 1e-3, 1, 0.0),
-    ("+ forget-gate bias 5", 1, 64, 5.0, "adam", 1e-3, 1, 0.0),
-    ("+ RMSprop lr 1e-3 instead of Adam", 1, 64, 5.0, "rmsprop", 1e-3, 1, 0.0),
-    ("+ gradient clipping at norm 1", 1, 64, 5.0, "rmsprop", 1e-3, 1, 1.0),
-]
-OPTIMISERS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
-
 
 def set_forget_bias(net, forget_bias):
     """torch adds two bias vectors, bias_ih and bias_hh; each holds half of the
@@ -144,35 +132,6 @@ def forum_trial(spec, budget, test, seed):
             "paper_correct_of_2000": int(mp.WINDOW - n_wrong[0]),
             "test_wrong": int((np.abs(p - y) > mp.CORRECT_ABS_ERR).sum()), "test_mse": float(np.mean((p - y) ** 2)),
             "wall_sec": wall}
-
-
-def forum_table(rows):
-    """One line per FORUM row that has trials: sequences to the paper's stop over its trials."""
-    lines = ["| | configuration | trials stopped (budget) | sequences to the paper's stop: mean, median (min - max) "
-             "| test wrong of 2560: mean (max) | forum's view at the end: running MSE, 'correct' (squared error < 0.04) "
-             "of last 2000 | paper's view: correct (abs error < 0.04) of last 2000 | wall time per trial |",
-             "|---|---|---|---|---|---|---|---|"]
-    for n, r in enumerate(rows, 1):
-        t = r["trials"]
-        if not t:
-            continue
-        seq = np.array([x["sequences"] for x in t if x["stopped"]])
-        stop = f"{seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d})" if len(seq) else "-"
-        wrong = np.array([x["test_wrong"] for x in t])
-        mean = lambda key: np.mean([x[key] for x in t])
-        lines.append(f"| {n} | {r['row']} | {len(seq)}/{len(t)} ({r['budget']:,d}) | {stop} | {wrong.mean():,.1f} "
-                     f"({wrong.max():,d}) | {mean('forum_running_mse'):.4f}, {mean('forum_correct_of_2000'):,.0f} "
-                     f"| {mean('paper_correct_of_2000'):,.0f} | {mean('wall_sec'):,.0f} s |")
-    return "\n".join(lines)
-
-
-def load_forum(out):
-    """forum.json -> rows in FORUM's order, each {"row", "budget", "trials"}."""
-    saved = {}
-    if os.path.exists(out):
-        with open(out) as f:
-            saved = {r["row"]: r for r in json.load(f)["rows"]}
-    return [saved.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
 
 
 def forum(budget, out, picked, seeds):

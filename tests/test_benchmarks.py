@@ -14,14 +14,14 @@ def test_speed_benchmark_runs_and_prints_its_figures():
 
 
 def test_ablation_table_reads_the_saved_sweeps():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "ablation_table.py")],
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "ablation_table.py")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("| setting |")
 
 
 def test_paper_table_reads_the_saved_runs():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "paper_table.py")],
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "paper_table.py")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("| run |")
@@ -33,7 +33,7 @@ def test_error_analysis_runs_on_a_saved_sweep(tmp_path):
                         "--workers", "1", "--max-iters", "50", "--n-test", "32", "--quiet",
                         "--save-dir", "s"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "error_analysis.py"), "s"],
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "error_analysis.py"), "s"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip().splitlines()) == 3 + 2
@@ -56,14 +56,14 @@ def test_every_saved_sweep_is_of_this_schema():
 
 def test_generated_sections_are_up_to_date_in_readme_and_docs():
     """Every generated block, in README.md and docs/*.md, matches what
-    benchmarks/readme_tables.py renders, and none has gone missing."""
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "readme_tables.py"), "--check"],
+    analysis/readme_tables.py renders, and none has gone missing."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "readme_tables.py"), "--check"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
 def test_generated_sections_are_found_in_every_file_and_a_lost_one_is_named(tmp_path, monkeypatch):
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import readme_tables
     monkeypatch.setattr(readme_tables, "SECTIONS", {"one": lambda: "1", "two": lambda: "2", "lost": lambda: "x"})
     (tmp_path / "docs").mkdir()
@@ -79,14 +79,14 @@ def test_generated_sections_are_found_in_every_file_and_a_lost_one_is_named(tmp_
     _, missing, problems = readme_tables.status([str(doc)])
     assert missing == ["one", "lost"]
     assert [p for _, p in problems] == ["<!-- lost --> and <!-- /lost --> do not pair up",
-                                        "<!-- /gone --> closes a block that benchmarks/readme_tables.py does not know"]
+                                        "<!-- /gone --> closes a block that analysis/readme_tables.py does not know"]
 
 
 def test_network_state_tells_a_solved_network_from_a_silent_one():
     """On committed runs: the T = 100 networks that stopped answer with the target
     (large output weights, an input gate keyed on the marker); the T = 1000 ones,
     still at chance, answer a constant."""
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import network_state
     _, _, stopped, solved = network_state.state(os.path.join(ROOT, "results", "readings",
                                                              "adding_T100_plain_output_error_caption_squash"))
@@ -96,7 +96,7 @@ def test_network_state_tells_a_solved_network_from_a_silent_one():
 
 
 def test_weights_over_time_trains_in_stretches_exactly_like_one_run():
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import weights_over_time
     import multiplication_problem as mp
     import numpy as np
@@ -111,7 +111,7 @@ def test_weights_over_time_trains_in_stretches_exactly_like_one_run():
 
 
 def test_weights_over_time_gate_bias_control_reduces_the_initial_drift():
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import weights_over_time
     paper, _ = weights_over_time.course(100, [0, 1], 0, 100)
     closed, _ = weights_over_time.course(100, [0, 1], 0, 100, in_gate_biases=[-6.0, -9.0])
@@ -121,7 +121,7 @@ def test_weights_over_time_gate_bias_control_reduces_the_initial_drift():
 
 def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
     import json
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import paper_table
     trials = [{"iterations": 100, "stops": {"all_correct": {"sequences": 100, "test_wrong": 2, "test_mse": 1e-5}}},
               {"iterations": 300, "stops": {}}]

@@ -1,6 +1,6 @@
 """Where the wrong sequences of a saved sweep are: which targets, which markers.
 
-    python benchmarks/error_analysis.py results/paper_adding_T100
+    python analysis/error_analysis.py results/paper_adding_T100
 
 Runs the final weights of every trial on 20,000 fresh sequences of the run's
 own distribution and splits the sequences with |error| > 0.04 by the size of

@@ -4,7 +4,7 @@ stopping point of each run's sweep.json, with the reading or hypothesis, the
 sentence it rests on (none for a hypothesis), and the command that made it
 (from the run's own argv).
 
-    python benchmarks/readings_table.py results/readings_screen [more folders]
+    python analysis/readings_table.py results/readings_screen [more folders]
 """
 import glob
 import json

@@ -1,6 +1,6 @@
 """Markdown summary of the paper-protocol runs in results/paper_*/sweep.json.
 
-    python benchmarks/paper_table.py
+    python analysis/paper_table.py
 """
 import glob
 import json

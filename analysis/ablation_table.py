@@ -1,7 +1,7 @@
 """Markdown tables of the ablations: the reference task (results/ablations/),
 or with --paper the paper's multiplication generator (results/ablations_paper/).
 
-    python benchmarks/ablation_table.py [--paper]
+    python analysis/ablation_table.py [--paper]
 """
 import glob
 import json

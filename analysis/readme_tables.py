@@ -8,8 +8,8 @@ Every entry must appear in at least one file, so a block cannot silently
 vanish when text moves between pages; a closing marker of a name that is not
 in SECTIONS, or a marker without its partner, is an error too.
 
-    python benchmarks/readme_tables.py           # rewrite the blocks in every file that holds one
-    python benchmarks/readme_tables.py --check   # exit 1 naming each out-of-date file and each
+    python analysis/readme_tables.py           # rewrite the blocks in every file that holds one
+    python analysis/readme_tables.py --check   # exit 1 naming each out-of-date file and each
                                                  # block found in no file (a test runs this)
 """
 import glob
@@ -21,12 +21,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablation_table  # noqa: E402
+import forum_table as forum  # noqa: E402
 import multiplication_problem as mp  # noqa: E402
 import paper_table  # noqa: E402
 import readings_table  # noqa: E402
 
-sys.path.insert(0, os.path.join(ROOT, "examples"))
-import pytorch_check  # noqa: E402  (imports torch only if it is installed; the table needs none)
 
 
 def flag_table():
@@ -39,7 +38,7 @@ def flag_table():
 
 
 def forum_table():
-    return pytorch_check.forum_table(pytorch_check.load_forum(os.path.join(ROOT, "results", "pytorch_forum", "forum.json")))
+    return forum.forum_table(forum.load_forum(forum.FORUM_JSON))
 
 
 SECTIONS = {
@@ -77,7 +76,7 @@ def render(text, made=None):
             problems.append(f"{opening} and {closing} do not pair up")
     for name in re.findall(r"<!-- /([\w-]+) -->", text):
         if name not in SECTIONS:
-            problems.append(f"<!-- /{name} --> closes a block that benchmarks/readme_tables.py does not know")
+            problems.append(f"<!-- /{name} --> closes a block that analysis/readme_tables.py does not know")
     return text, found, problems
 
 
@@ -109,7 +108,7 @@ def main(argv=None):
         print(f"{rel(path)}: {problem}", file=sys.stderr)
     if "--check" in argv:
         for path in stale:
-            print(f"{rel(path)} is out of date: run python benchmarks/readme_tables.py", file=sys.stderr)
+            print(f"{rel(path)} is out of date: run python analysis/readme_tables.py", file=sys.stderr)
         return 1 if stale or missing or problems else 0
     for path, text in stale.items():
         with open(path, "w") as f:

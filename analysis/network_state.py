@@ -1,6 +1,6 @@
 """What the 1997 networks of saved sweeps have become: one line per run.
 
-    python benchmarks/network_state.py results/paper_adding_T500 results/readings/adding_T100_plain_output_error_caption_squash
+    python analysis/network_state.py results/paper_adding_T500 results/readings/adding_T100_plain_output_error_caption_squash
 
 For each run (its sweep_weights.npz: the weights at its stop, or where an
 unfinished run was interrupted) on 256 fresh sequences of the run's own

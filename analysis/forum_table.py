@@ -1,0 +1,72 @@
+"""The forum table: an nn.LSTM configuration from a forum question, and one change
+at a time until the paper's stopping rule is reached (the rows that
+examples/pytorch_check.py --forum runs, and the table of their trials kept in
+results/pytorch_forum/forum.json). Needs no torch.
+
+    python analysis/forum_table.py
+"""
+import json
+import os
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORUM_JSON = os.path.join(ROOT, "results", "pytorch_forum", "forum.json")
+
+FORUM = [  # (row, layers, cells, forget bias, optimiser, lr, batch, clip): each row changes one thing of the one
+    # above it, but rows 6 on start again from row 4 (on-line training, as the forum and the paper)
+    ("forum: 3 layers x 2 cells, SGD lr 0.5", 3, 2, None, "sgd", 0.5, 1, 0.0),
+    ("one layer of 16 cells", 1, 16, None, "sgd", 0.5, 1, 0.0),
+    ("+ forget-gate bias 3", 1, 16, 3.0, "sgd", 0.5, 1, 0.0),
+    ("+ Adam lr 1e-3 instead of SGD", 1, 16, 3.0, "adam", 1e-3, 1, 0.0),
+    ("+ batches of 32 sequences, Adam lr 5e-3", 1, 16, 3.0, "adam", 5e-3, 32, 0.0),
+    ("row 4 with 64 cells", 1, 64, 3.0, "adam", 1e-3, 1, 0.0),
+    ("+ forget-gate bias 5", 1, 64, 5.0, "adam", 1e-3, 1, 0.0),
+    ("+ RMSprop lr 1e-3 instead of Adam", 1, 64, 5.0, "rmsprop", 1e-3, 1, 0.0),
+    ("+ gradient clipping at norm 1", 1, 64, 5.0, "rmsprop", 1e-3, 1, 1.0),
+]
+OPTIMISERS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+
+
+def setting(spec):
+    """A FORUM row's network and training in a few words."""
+    _, layers, cells, forget_bias, optimiser, lr, batch, clip = spec
+    net = f"{layers} layers x {cells} cells" if layers > 1 else f"{cells} cells"
+    bias = "forget bias ~0 (torch's init)" if forget_bias is None else f"forget bias {forget_bias:g}"
+    steps = "on-line" if batch == 1 else f"batches of {batch}"
+    return f"{net}, {bias}, {OPTIMISERS[optimiser]} lr {lr:g}, {steps}" + (f", clip {clip:g}" if clip else "")
+
+
+def forum_table(rows):
+    """One line per FORUM row that has trials: sequences to the paper's stop over its trials."""
+    lines = ["| | configuration | network and training | trials stopped (budget) | sequences to the paper's stop: mean, median (min - max) "
+             "| test wrong of 2560: mean (max) | forum's view at the end: running MSE, 'correct' (squared error < 0.04) "
+             "of last 2000 | paper's view: correct (abs error < 0.04) of last 2000 | wall time per trial |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for n, r in enumerate(rows, 1):
+        t = r["trials"]
+        if not t:
+            continue
+        seq = np.array([x["sequences"] for x in t if x["stopped"]])
+        stop = f"{seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d})" if len(seq) else "-"
+        wrong = np.array([x["test_wrong"] for x in t])
+        mean = lambda key: np.mean([x[key] for x in t])
+        lines.append(f"| {n} | {r['row']} | {setting(FORUM[n - 1])} | {len(seq)}/{len(t)} ({r['budget']:,d}) | {stop} "
+                     f"| {wrong.mean():,.1f} "
+                     f"({wrong.max():,d}) | {mean('forum_running_mse'):.4f}, {mean('forum_correct_of_2000'):,.0f} "
+                     f"| {mean('paper_correct_of_2000'):,.0f} | {mean('wall_sec'):,.0f} s |")
+    return "\n".join(lines)
+
+
+def load_forum(out):
+    """forum.json -> rows in FORUM's order, each {"row", "budget", "trials"}."""
+    saved = {}
+    if os.path.exists(out):
+        with open(out) as f:
+            saved = {r["row"]: r for r in json.load(f)["rows"]}
+    return [saved.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
+
+
+
+if __name__ == "__main__":
+    print(forum_table(load_forum(FORUM_JSON)))
