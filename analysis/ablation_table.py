@@ -22,7 +22,6 @@ ORDER = ["reference", "forget_bias_2", "forget_bias_3", "init_0.1", "lr_0.01", "
 
 def reference_table():
     out = ["| setting | seeds reaching 0.03 (of 30) | median sequences to target | wall time | command |", "|---|---|---|---|---|"]
-    print = out.append
     paths = glob.glob(os.path.join(ROOT, "results", "ablations", "*", "sweep.json"))
     rank = lambda p: ORDER.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in ORDER else 99
     for path in sorted(paths, key=rank):
@@ -49,7 +48,6 @@ def first_below(curve, level):
 def paper_table():
     out = ["| row | cell | forget gate | gradient | optimiser | seeds below MSE 0.0223 (of 10), median sequences "
            "| seeds below 0.0139, median sequences | median final test MSE | wall time |", "|---|---|---|---|---|---|---|---|---|"]
-    print = out.append
     paths = glob.glob(os.path.join(ROOT, "results", "ablations_paper", "*", "sweep.json"))
     name = lambda p: os.path.basename(os.path.dirname(p))
     for path in sorted(paths, key=lambda p: PAPER_ORDER.index(name(p)) if name(p) in PAPER_ORDER else 99):

@@ -32,7 +32,6 @@ def order(path):
 
 def rows(path):
     out = []
-    print = out.append
     s = json.load(open(path))
     name = os.path.basename(os.path.dirname(path))
     trials = s["trials"]
@@ -43,12 +42,12 @@ def rows(path):
         if s["interrupted"]:
             label += f" (interrupted at {max(t['iterations'] for t in trials):,d} sequences)"
         if not picked:
-            print(f"| {name} | {label} | 0/{len(trials)} | - | - | - | {s['elapsed_sec']:,.0f} s |")
+            out.append(f"| {name} | {label} | 0/{len(trials)} | - | - | - | {s['elapsed_sec']:,.0f} s |")
             continue
         seq = np.array([r["sequences"] for r in picked])
         wrong = np.array([r["test_wrong"] for r in picked])
         mse = np.array([r["test_mse"] for r in picked])
-        print(f"| {name} | {label} | {len(picked)}/{len(trials)} | {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) "
+        out.append(f"| {name} | {label} | {len(picked)}/{len(trials)} | {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) "
               f"| {wrong.mean():.1f}, {np.median(wrong):g} ({wrong.max()}) | {mse.mean():.5f} ({mse.max():.5f}) "
               f"| {s['elapsed_sec']:,.0f} s |")
     return out
