@@ -32,7 +32,7 @@ def reference_table():
         n = s["n_trials"]
         med = f"{s['median_sequences']:,.0f}" if "median_sequences" in s else "-"
         cmd = f"`python multiplication_problem.py --seeds 0-29 --max-iters 8000 {flags}`"
-        print(f"| {name} | {s['reached_target']}/{n} | {med} | {s['elapsed_sec']:.0f} s | {cmd} |")
+        out.append(f"| {name} | {s['reached_target']}/{n} | {med} | {s['elapsed_sec']:.0f} s | {cmd} |")
     return "\n".join(out)
 
 
@@ -63,7 +63,7 @@ def paper_table():
         grad = "full" if c["cell"] == "lstm" else c["gradient"]
         opt = f"{c['optimizer']} lr {c['lr']:g}, batch {c['batch_size']}"
         mse = np.median([t["final_test_mse"] for t in s["trials"]])
-        print(f"| {name(path)} | {cell} | {fg} | {grad} | {opt} | {cells[0]} | {cells[1]} | {mse:.4f} "
+        out.append(f"| {name(path)} | {cell} | {fg} | {grad} | {opt} | {cells[0]} | {cells[1]} | {mse:.4f} "
               f"| {s['elapsed_sec']:,.0f} s |")
     return "\n".join(out)
 
