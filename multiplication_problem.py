@@ -1751,6 +1751,16 @@ def validate(cfg):
         raise UsageError(f"--T-min: must be >= {MIN_T} for the paper distribution")
 
 
+def can_create_in(folder):
+    """Try it: permissions say yes to root where the file system says no (/proc, read-only mounts)."""
+    import tempfile
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".writable-"))
+        return True
+    except OSError:
+        return False
+
+
 def check_save_dir(path, files):
     """Refuse a save dir we could not write, before any training starts."""
     if os.path.exists(path) and not os.path.isdir(path):
@@ -1758,7 +1768,7 @@ def check_save_dir(path, files):
     parent = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+    if not os.path.isdir(parent) or not can_create_in(parent):
         raise UsageError(f"--save-dir: {path!r} is not writable")
     for f in files:
         full = os.path.join(path, f)
