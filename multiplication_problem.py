@@ -1584,7 +1584,7 @@ def check_export_path(path):
     if os.path.isdir(path):
         raise UsageError(f"--export-data: {path!r} is a directory")
     parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+    if not os.path.isdir(parent) or not can_create_in(parent):
         raise UsageError(f"--export-data: the folder of {path!r} does not exist or is not writable")
     if os.path.exists(path):
         try:
