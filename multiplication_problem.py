@@ -103,20 +103,16 @@ class Config:
     output: str = option("logistic", "output unit: logistic (the paper, the reference) or linear (an ablation)",
                          choices=("logistic", "linear"))
     # readings of the paper where its text allows more than one (lstm97; docs/paper.md quotes them)
-    squash: str = option("body", "lstm97 reading: ranges of g and h. body: g in [-2, 2], h in [-1, 1] (Experiment 4: "
-                         "'All activation functions are logistic with output range [0, 1], except for h, whose range is "
-                         "[-1, 1], and g, whose range is [-2, 2]'; Appendix A.1). caption: g in [-1, 1], h in [-2, 2] "
-                         "(Table 10's caption: 'h1 is logistic sigmoid in [-2, 2]', 'g2 in [-1, 1]')", choices=tuple(SQUASH), cell="lstm97")
-    out_gate_biases: bool = option(False, "lstm97 reading: output-gate biases -1, -2, ... per block (Section 4: 'each "
-                                   "output gate gets a negative initial bias, to push initial memory cell activations "
-                                   "towards zero'; the values are Experiment 1's); otherwise random in [-0.1, 0.1] like "
-                                   "every weight (Table 10: 'r')", cell="lstm97")
+    squash: str = option("body", "lstm97 reading, ranges of g and h: body g in [-2, 2], h in [-1, 1] (Experiment 4, "
+                         "Appendix A.1); caption g in [-1, 1], h in [-2, 2] (Table 10's caption; docs/paper.md)",
+                         choices=tuple(SQUASH), cell="lstm97")
+    out_gate_biases: bool = option(False, "lstm97 reading: output-gate biases -1, -2, ... per block (Section 4, "
+                                   "Experiment 1's values); otherwise random like every weight (Table 10)", cell="lstm97")
     error_factor: float = option(1.0, "sgd reading: 1 = the output error f'(net)(t - y) of eq. (19); 2 = eqs. (16)-(17) "
-                                 "read literally, E = sum (t - y)^2, whose derivative is 2 f'(net)(t - y) (the same "
-                                 "as twice the learning rate)", choices=(1.0, 2.0))
-    output_reads: str = option("current", "lstm97 reading: the output unit reads the cell outputs of the same step "
-                               "(Section 5: input units are set, then hidden units, then output units) or of the "
-                               "previous step (Appendix A.1: net_k(t) = sum_u w_ku y^u(t-1))", choices=("current", "previous"), cell="lstm97")
+                                 "read literally (the same as twice the learning rate)", choices=(1.0, 2.0))
+    output_reads: str = option("current", "lstm97 reading: the output unit reads the cells' outputs of the same step "
+                               "(Section 5) or of the previous one (Appendix A.1)", choices=("current", "previous"),
+                               cell="lstm97")
     output_error: str = option("fprime", "output error signal: fprime = f'(net)(t - y) (the paper); plain = t - y "
                                "without f'(net), i.e. cross-entropy on a logistic output: a hypothesis about the "
                                "original program, not in the text", choices=("fprime", "plain"))
