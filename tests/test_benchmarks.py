@@ -17,14 +17,31 @@ def test_ablation_table_reads_the_saved_sweeps():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "ablation_table.py")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("| setting |")
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("| setting |")
+    import glob
+    import json
+    folders = glob.glob(os.path.join(ROOT, "results", "ablations", "*", "sweep.json"))
+    assert len(lines) == 2 + len(folders) >= 10                       # a row per saved run
+    s = json.load(open(os.path.join(ROOT, "results", "ablations", "defaults", "sweep.json")))
+    assert any(l.startswith(f"| defaults | {s['reached_target']}/{s['n_trials']} | {s['median_sequences']:,.0f} |")
+               for l in lines)
 
 
 def test_paper_table_reads_the_saved_runs():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "paper_table.py")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("| run |")
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("| run |")
+    import json
+    import numpy as np
+    s = json.load(open(os.path.join(ROOT, "results", "paper_adding_T500", "sweep.json")))
+    seq = np.array([t["stops"]["all_correct"]["sequences"] for t in s["trials"]])
+    row = [l for l in lines if l.startswith("| paper_adding_T500 |")]
+    assert row == [f"| paper_adding_T500 | all 2000 correct | 10/10 | {seq.mean():,.0f}, {np.median(seq):,.0f} "
+                   f"({seq.min():,d} - {seq.max():,d}) " + row[0].split(f"({seq.min():,d} - {seq.max():,d}) ", 1)[1]]
+    assert len([l for l in lines if l.startswith("| paper_")]) >= 7
 
 
 def test_error_analysis_runs_on_a_saved_sweep(tmp_path):
