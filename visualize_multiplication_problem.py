@@ -317,9 +317,11 @@ def learning_curve_panel(ax, sweep, keys, paper_seqs, colour):
     ax.axhline(mp.chance_mse(cfg), color=BLACK, ls="--", lw=1)
     for seq in paper_seqs:
         ax.axvline(seq, color=VERMILLION, lw=1.3, ls=":")
-    stopped = sum(all(k in t["stops"] for k in keys) for t in sweep["trials"])
-    state = " (partial)" if sweep["interrupted"] else ""
-    ax.text(0.98, 0.97, f"{stopped}/{len(sweep['trials'])} stopped{state}", transform=ax.transAxes,
+    n = len(sweep["trials"])
+    counts = [(k, sum(k in t["stops"] for t in sweep["trials"])) for k in keys]
+    label = (f"{counts[0][1]}/{n} stopped" if len(keys) == 1 else
+             ", ".join(f"n_seq {k}: {c}/{n}" for k, c in counts) + " stopped")
+    ax.text(0.98, 0.97, label + (" (partial)" if sweep["interrupted"] else ""), transform=ax.transAxes,
             ha="right", va="top", fontsize=8)
     ax.set_yscale("log")
     ax.set_ylim(*((2e-5, 0.1) if cfg.task == "adding" else (5e-5, 0.25)))

@@ -46,6 +46,8 @@ def forum_table(rows):
     for n, r in enumerate(rows, 1):
         t = r["trials"]
         if not t:
+            if any(x["trials"] for x in rows[n:]):              # a gap in the numbering says why
+                lines.append(f"| {n} | {r['row']} | {setting(FORUM[n - 1])} | not run | | | | | |")
             continue
         seq = np.array([x["sequences"] for x in t if x["stopped"]])
         stop = f"{seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d})" if len(seq) else "-"
