@@ -40,6 +40,10 @@ def parse(argv, description, extra):
     """The trainer's flags (they name the run) plus this script's own."""
     p = mp.build_parser(description, save_dir=False)
     p.add_argument("--run-dir", default="run", help="the saved run to read (trained there if missing)")
+    for action in p._actions:                  # this script trains on to its own target
+        if action.dest == "target_test_mse":
+            action.help = (f"with the MSE stop: the held-out MSE the run is trained to (default {PICTURE_TARGET} "
+                           f"for a single run, the trainer's 0.03 for --seeds)")
     extra(p)
     args = p.parse_args(argv)
     cfg = mp.config_from_args(args)
