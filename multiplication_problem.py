@@ -1481,8 +1481,7 @@ def refuse_to_train_into(run_dir):
     """The picture scripts train the run they draw when it is missing or was
     trained with other settings, but only into an empty folder or the default
     run/ holding a finished run: never over a checkpoint or another result."""
-    checkpoints = checkpoint_files(run_dir)
-    results = [f for f in ("sweep.json", "history.json") if os.path.isfile(os.path.join(run_dir, f))]
+    checkpoints, results = held_runs(run_dir)
     if checkpoints or (results and os.path.normpath(run_dir) != DEFAULT_SAVE_DIR):
         held = f"an interrupted run ({os.path.basename(checkpoints[0])})" if checkpoints else f"a run ({results[0]})"
         raise UsageError(f"--run-dir: {run_dir}/ holds {held} trained with other settings than these flags; "
@@ -1772,16 +1771,19 @@ def check_save_dir(path, files):
             raise UsageError(f"--save-dir: {full!r} is a directory, cannot write the run there")
 
 
+def held_runs(folder):
+    """-> (its checkpoint paths, the result files of a finished run it holds)."""
+    return checkpoint_files(folder), [f for f in ("sweep.json", "history.json")
+                                      if os.path.isfile(os.path.join(folder, f))]
+
+
 def refuse_to_replace(save_dir, is_default):
     """A fresh run never replaces an interrupted run, nor a finished one outside
     the default folder: that takes --overwrite."""
-    if not os.path.isdir(save_dir):
-        return
-    checkpoints = checkpoint_files(save_dir)
+    checkpoints, finished = held_runs(save_dir)
     if checkpoints:
         raise UsageError(f"--save-dir: {save_dir}/ holds an interrupted run ({os.path.basename(checkpoints[0])}); "
                          f"continue it with --resume, or replace it with --overwrite")
-    finished = [f for f in ("sweep.json", "history.json") if os.path.isfile(os.path.join(save_dir, f))]
     if finished and not is_default:
         raise UsageError(f"--save-dir: {save_dir}/ holds a finished run ({finished[0]}); choose another "
                          f"--save-dir, or replace it with --overwrite")

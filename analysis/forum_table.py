@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from paper_table import spread
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FORUM_JSON = os.path.join(ROOT, "results", "pytorch_forum", "forum.json")
 
@@ -50,7 +52,7 @@ def forum_table(rows):
                 lines.append(f"| {n} | {r['row']} | {setting(FORUM[n - 1])} | not run | | | | | |")
             continue
         seq = np.array([x["sequences"] for x in t if x["stopped"]])
-        stop = f"{seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d})" if len(seq) else "-"
+        stop = spread(seq) if len(seq) else "-"
         wrong = np.array([x["test_wrong"] for x in t])
         mean = lambda key: np.mean([x[key] for x in t])
         lines.append(f"| {n} | {r['row']} | {setting(FORUM[n - 1])} | {len(seq)}/{len(t)} ({r['budget']:,d}) | {stop} "

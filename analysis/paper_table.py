@@ -16,6 +16,12 @@ import multiplication_problem as mp  # noqa: E402
 
 
 
+def spread(values):
+    """'mean, median (min - max)' of sequence counts."""
+    v = np.asarray(values)
+    return f"{v.mean():,.0f}, {np.median(v):,.0f} ({v.min():,d} - {v.max():,d})"
+
+
 def table(pattern="paper_*"):
     out = ["| run | stop | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: mean, median (max) "
            "| test MSE: mean (max) | wall time |", "|---|---|---|---|---|---|---|"]
@@ -47,7 +53,7 @@ def rows(path):
         seq = np.array([r["sequences"] for r in picked])
         wrong = np.array([r["test_wrong"] for r in picked])
         mse = np.array([r["test_mse"] for r in picked])
-        out.append(f"| {name} | {label} | {len(picked)}/{len(trials)} | {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) "
+        out.append(f"| {name} | {label} | {len(picked)}/{len(trials)} | {spread(seq)} "
               f"| {wrong.mean():.1f}, {np.median(wrong):g} ({wrong.max()}) | {mse.mean():.5f} ({mse.max():.5f}) "
               f"| {s['elapsed_sec']:,.0f} s |")
     return out

@@ -16,6 +16,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import multiplication_problem as mp  # noqa: E402
+from paper_table import spread  # noqa: E402
 
 READINGS = {  # config field: (value that is not the body text, label, the sentence it rests on)
     "squash": ("caption", "g in [-1, 1], h in [-2, 2]", "Table 10's caption"),
@@ -66,7 +67,7 @@ def table(folders):
             wrong = np.array([r["test_wrong"] for r in picked])
             mse = np.mean([r["test_mse"] for r in picked])
             out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {len(picked)}/{len(trials)} "
-                       f"| {seq.mean():,.0f}, {np.median(seq):,.0f} ({seq.min():,d} - {seq.max():,d}) | {wrong.mean():.1f} / {np.median(wrong):g} / "
+                       f"| {spread(seq)} | {wrong.mean():.1f} / {np.median(wrong):g} / "
                        f"{wrong.max()} | {mse:.5f} | {s['elapsed_sec']:,.0f} s | {command(s)} |")
     return "\n".join(out)
 

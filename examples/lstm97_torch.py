@@ -142,6 +142,7 @@ def load_network(run_dir, seed=None):
     one trial of a sweep (sweep_weights.npz; `seed`, default its first)."""
     if not os.path.isfile(os.path.join(run_dir, "sweep.json")):
         cfg, params, _, _ = mp.load_run(run_dir)
+        refuse_other_cells(cfg, run_dir)
         return cfg, params, f"run {run_dir}/"
     sweep = mp.load_sweep(run_dir)
     cfg = mp.config_from_dict(sweep["config"])
@@ -166,7 +167,6 @@ def refuse_other_cells(cfg, run_dir):
 
 def check(run_dir, n, seed=None):
     cfg, params, what = load_network(run_dir, seed)
-    refuse_other_cells(cfg, run_dir)
     cfg = mp.dataclasses.replace(cfg, dtype="float64")
     params = {k: v.astype(np.float64) for k, v in params.items()}
     X, L, y = mp.make_test_set(cfg)
