@@ -88,8 +88,8 @@ def set_forget_bias(net, forget_bias):
                 p[H:2 * H] = forget_bias / 2
 
 
-def forum_trial(spec, budget, test, seed):
-    """One trial of a FORUM row: train on the paper's adding sequences at T = 100,
+def forum_trial(spec, budget, test, seed, T=100):
+    """One trial of a FORUM row: train on the paper's adding sequences at minimal length T,
     `batch` sequences per step, until the paper's stopping rule or `budget`
     sequences. Tracks the forum's measures (squared error < 0.04, running mean
     since the start) beside the paper's (|error| < 0.04 on each of the last 2000)."""
@@ -99,7 +99,7 @@ def forum_trial(spec, budget, test, seed):
     if forget_bias is not None:
         set_forget_bias(net, forget_bias)
     opt = getattr(torch.optim, OPTIMISERS[optimiser])(net.parameters(), lr=lr)
-    cfg = mp.paper_config("adding", batch_size=batch)
+    cfg = mp.paper_config("adding", T=T, batch_size=batch)
     stream = mp.Stream(cfg, mp.rng_for(seed, 1))        # every row sees the same sequences in the same order
     recent, n_wrong, active = np.full((1, mp.WINDOW), np.inf), np.array([mp.WINDOW]), np.ones(1, bool)
     forum_ok = np.zeros(mp.WINDOW, bool)
@@ -120,6 +120,9 @@ def forum_trial(spec, budget, test, seed):
         forum_ok[(seen + np.arange(batch)) % mp.WINDOW] = err ** 2 < 0.04
         mp.window_push(recent, n_wrong, seen, np.abs(err)[None], active)
         seen += batch
+        if seen % 50_000 < batch:
+            print(f"  seed {seed}: {seen:,d} sequences, {mp.WINDOW - n_wrong[0]:,d} of the last 2000 correct, "
+                  f"{time.perf_counter() - t0:,.0f} s", flush=True)
         if mp.paper_stop_points("adding", recent, n_wrong, ())["all_correct"][0]:
             stop_at = seen
             break
@@ -134,26 +137,30 @@ def forum_trial(spec, budget, test, seed):
             "wall_sec": wall}
 
 
-def forum(budget, out, picked, seeds):
-    """Run the trials of the picked FORUM rows (1-based) that `out` does not hold yet."""
+def forum(budget, out, picked, seeds, T=100):
+    """Run the trials of the picked FORUM rows (1-based) at minimal length T that `out` does not hold yet."""
     torch.set_num_threads(1)
-    test = mp.make_test_set(mp.paper_config("adding"))
+    if os.path.exists(out):
+        with open(out) as f:
+            held = json.load(f).get("T", 100)
+        if held != T:
+            raise mp.UsageError(f"--T: {out} holds trials at T = {held}; give that T or another --out")
     rows = load_forum(out)
+    test = mp.make_test_set(mp.paper_config("adding", T=T))
     for n in picked:
         row = rows[n - 1]
         if row["trials"] and row["budget"] != budget:
-            raise SystemExit(f"pytorch_check.py: error: --sequences: row {n} was run with {row['budget']:,d}; "
-                             f"give that budget")
+            raise mp.UsageError(f"--sequences: row {n} was run with {row['budget']:,d}; give that budget")
         row["budget"] = budget
         for seed in seeds:
             if any(t["seed"] == seed for t in row["trials"]):
                 continue                                # trials already in `out` are kept (re-run: delete the file)
-            row["trials"].append(forum_trial(FORUM[n - 1], budget, test, seed))
+            row["trials"].append(forum_trial(FORUM[n - 1], budget, test, seed, T))
             row["trials"].sort(key=lambda t: t["seed"])
             t = row["trials"][-1]
             print(f"row {n} seed {seed}: {t['sequences']:,d} sequences, stopped: {t['stopped']}, "
                   f"{t['wall_sec']:.0f} s", flush=True)
-            mp.save_json(out, {"torch": torch.__version__, "env": mp.environment(),
+            mp.save_json(out, {"T": T, "torch": torch.__version__, "env": mp.environment(),
                                "rows": [r for r in rows if r["trials"]]})
     print(forum_table(rows))
 
@@ -163,16 +170,23 @@ def main():
     p.add_argument("--run", default="run", help="a trained lstm run (default %(default)s)")
     p.add_argument("--data", default="test_set.npz", help="sequences written by --export-data (default %(default)s)")
     p.add_argument("--forum", action="store_true", help="run the forum configuration and the fixes (adding, T = 100)")
+    p.add_argument("--T", type=int, default=100, help="--forum: minimal sequence length (default %(default)s)")
     p.add_argument("--rows", default=f"1-{len(FORUM)}", help="--forum: which rows, e.g. 6-9 (default %(default)s)")
     p.add_argument("--seeds", default="0", help="--forum: trials, e.g. 0-2 (default %(default)s)")
     p.add_argument("--sequences", type=int, default=150_000, help="--forum: budget per trial (default %(default)s)")
-    p.add_argument("--out", default="results/pytorch_forum/forum.json", help="--forum: results file (default %(default)s)")
+    p.add_argument("--out", help="--forum: results file (default results/pytorch_forum/forum.json, "
+                                  "forum_T<T>.json for another T)")
     a = p.parse_args()
     if torch is None:
         print("pytorch_check.py: error: PyTorch is not installed (pip install torch); this project needs it only here",
               file=sys.stderr)
         return 2
     if a.forum:
+        if not 10 <= a.T <= 10_000:
+            print(f"pytorch_check.py: error: --T: must be in [10, 10000], got {a.T}", file=sys.stderr)
+            return 2
+        if a.out is None:
+            a.out = "results/pytorch_forum/" + ("forum.json" if a.T == 100 else f"forum_T{a.T}.json")
         if not 1 <= a.sequences <= 10_000_000:
             print(f"pytorch_check.py: error: --sequences: must be in [1, 10000000], got {a.sequences}", file=sys.stderr)
             return 2
@@ -186,7 +200,11 @@ def main():
             print(f"pytorch_check.py: error: --rows: rows are 1-{len(FORUM)}, got {a.rows}", file=sys.stderr)
             return 2
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        forum(a.sequences, a.out, picked, seeds)
+        try:
+            forum(a.sequences, a.out, picked, seeds, a.T)
+        except mp.UsageError as e:
+            print(f"pytorch_check.py: error: {e}", file=sys.stderr)
+            return 2
         return 0
     for path, what in ((a.data, "python multiplication_problem.py --export-data " + a.data),
                        (os.path.join(a.run, "history.json"), "python multiplication_problem.py --save-dir " + a.run)):
