@@ -26,7 +26,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from network_state import end_states, key_weights  # noqa: E402
 
 
-def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
+def silence_unmarked(X):
+    """The noiseless control: every value at an unmarked step set to 0, in place
+    (the adding target, a sum of the marked values, is unchanged)."""
+    X[..., 0] *= X[..., 1] == 1.0
+
+
+class NoiselessStream(mp.Stream):
+    """A trial's training data under the noiseless control."""
+
+    def refill_if_spent(self):
+        drew = super().refill_if_spent()
+        if drew:
+            silence_unmarked(self.buf[0])
+        return drew
+
+
+def course(T, seeds, sequences, every, in_gate_biases=None, noiseless=False, **overrides):
     """Train in stretches of `every` sequences (one state carried through, as a
     resumed run) and read the weights after each -> rows, seconds."""
     cfg = mp.paper_config("adding", T, eval_every=every, quiet=True, checkpoint_every=0, **overrides)
@@ -35,6 +51,9 @@ def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
     if in_gate_biases is not None:
         st.params["b"][:, C:C + N] = in_gate_biases
     test = mp.make_test_set(cfg)
+    if noiseless:
+        st.streams = [NoiselessStream(cfg, mp.rng_for(s, 1)) for s in seeds]
+        silence_unmarked(test[0])
     X, L = test[0][:, None, :256], np.repeat(test[1][None, :256], K, 0)
     t0 = time.perf_counter()
     rows = []
@@ -42,7 +61,8 @@ def course(T, seeds, sequences, every, in_gate_biases=None, **overrides):
         if it:
             mp.train(dataclasses.replace(cfg, max_iters=it), seeds, log=lambda s: None, state=st)
         p = st.params
-        mse = st.curve[-1][1] if st.curve else mp.evaluate(cfg, p, test)[0]
+        # train's own tests are on the paper's (noisy) test set
+        mse = mp.evaluate(cfg, p, test)[0] if noiseless or not st.curve else st.curve[-1][1]
         w_y, marker = key_weights(p)
         s_end = end_states(mp.forward(cfg, p, X, L)[1])
         rows.append((it, float(np.median(w_y)), float(np.median(marker)),
@@ -62,19 +82,11 @@ def main(argv=None):
     p.add_argument("--noiseless", action="store_true", help="control: unmarked values are 0 (training and test)")
     p.add_argument("--in-gate-biases", help="control: the input gates' initial biases, e.g. -6,-9")
     a = p.parse_args(argv)
-    if a.noiseless:
-        make = mp.make_sequences
-
-        def noiseless(*args, **kw):
-            X, L, y = make(*args, **kw)
-            X[..., 0] *= X[..., 1] == 1.0
-            return X, L, y
-        mp.make_sequences = noiseless
     seeds = mp.parse_seeds(a.seeds)
     Ts = [int(t) for t in a.T.split(",")]
     biases = [float(b) for b in a.in_gate_biases.split(",")] if a.in_gate_biases else None
-    results = {T: course(T, seeds, a.sequences, a.every, biases, output_error=a.output_error, squash=a.squash,
-                         out_gate_biases=a.out_gate_biases) for T in Ts}
+    results = {T: course(T, seeds, a.sequences, a.every, biases, a.noiseless, output_error=a.output_error,
+                         squash=a.squash, out_gate_biases=a.out_gate_biases) for T in Ts}
     control = (", noiseless control" if a.noiseless else "") + (f", input-gate biases {biases}" if biases else "")
     reading = ", output-gate biases -1, -2" if a.out_gate_biases else ""
     print(f"adding, paper protocol{control}{reading}, output error {a.output_error}, "

@@ -136,6 +136,24 @@ def test_weights_over_time_gate_bias_control_reduces_the_initial_drift():
     assert closed[0][3] < paper[0][3] / 5                 # |s| at the end: sigma(-6) / sigma(-3) = 0.053
 
 
+def test_weights_over_time_noiseless_control_silences_only_the_unmarked_values():
+    sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
+    import weights_over_time
+    import multiplication_problem as mp
+    import numpy as np
+    cfg = mp.paper_config("adding", 20)
+    plain, quiet = mp.Stream(cfg, mp.rng_for(3, 1)), weights_over_time.NoiselessStream(cfg, mp.rng_for(3, 1))
+    for _ in range(300):                                   # past a chunk boundary (256 sequences)
+        (X, L, y), (Xq, Lq, yq) = plain.next(), quiet.next()
+        marked = X[..., 1] == 1.0
+        assert np.array_equal(L, Lq) and np.array_equal(y, yq) and np.array_equal(X[..., 1], Xq[..., 1])
+        assert np.array_equal(Xq[..., 0][marked], X[..., 0][marked]) and not Xq[..., 0][~marked].any()
+        assert X[..., 0][~marked].any()                    # the paper's stream does carry noise there
+    rows, _ = weights_over_time.course(20, [0], 100, 100, noiseless=True)
+    noisy, _ = weights_over_time.course(20, [0], 100, 100)
+    assert rows[0][1:3] == noisy[0][1:3] and rows[1][1] != noisy[1][1]    # same start, other data
+
+
 def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
     import json
     sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
