@@ -29,6 +29,7 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -217,11 +218,17 @@ class Stream:
         B = self.cfg.batch_size
         self.chunk = B * max(1, 256 // B) if self.cfg.dist == "paper" else B
 
+    def refill_if_spent(self):
+        """Draw the next chunk if this one is used up (or none was drawn); -> whether it drew."""
+        if self.buf is not None and self.pos < self.chunk:
+            return False
+        self.state = self.rng.bit_generator.state
+        self.buf, self.pos = make_sequences(self.rng, self.chunk, self.cfg), 0
+        return True
+
     def next(self):
         B = self.cfg.batch_size
-        if self.buf is None or self.pos >= self.chunk:
-            self.state = self.rng.bit_generator.state
-            self.buf, self.pos = make_sequences(self.rng, self.chunk, self.cfg), 0
+        self.refill_if_spent()
         X, L, y = self.buf
         i = slice(self.pos, self.pos + B)
         self.pos += B
@@ -237,6 +244,26 @@ def stack_trials(batches, dtype):
     for k, (Xk, _, _) in enumerate(batches):
         X[: Xk.shape[0], k] = Xk
     return X, np.stack([b[1] for b in batches]), np.stack([b[2] for b in batches]).astype(dtype)
+
+
+def lockstep_batch(st, ids, dtype):
+    """The next batch of each running trial ids, stacked as stack_trials stacks
+    them: X (T, n, B, D), L (n, B), y (n, B). Running trials advance in step, so
+    their chunks run out together: the chunks are stacked once (again when a
+    trial stops) and each step is a slice of them, not n slices and a copy."""
+    streams = [st.streams[k] for k in ids]
+    drew = [s.refill_if_spent() for s in streams]
+    B, i = streams[0].cfg.batch_size, streams[0].pos
+    if any(drew) or st.stacked is None or len(st.stacked[1]) != len(ids):
+        if any(s.pos != i for s in streams):
+            raise RuntimeError("running trials out of step: their data streams are at different positions")
+        st.stacked = stack_trials([s.buf for s in streams], dtype)   # ids only shrink, so a length says which
+    X, L, y = st.stacked
+    for s in streams:
+        s.pos += B
+    batch = slice(i, i + B)
+    T = int(L[:, batch].max())
+    return X[:T, :, batch], L[:, batch], y[:, batch]
 
 
 def rng_for(seed, purpose):
@@ -833,6 +860,7 @@ class TrainState:
     snapshots: list               # (iteration, params) for the GIF; single runs only
     it: int = 0
     elapsed: float = 0.0
+    stacked: tuple = None         # the running trials' current chunks, stacked (lockstep_batch); not saved
 
 
 def new_state(cfg, seeds):
@@ -852,7 +880,12 @@ def snapshot_interval(cfg, snapshots):
 
 
 def all_finite(arrays, n):
-    """(n,) True where every array is finite for that trial."""
+    """(n,) True where every array is finite for that trial. A finite sum of each
+    array says so for all at once; an infinite or NaN one (a non-finite value, or
+    a sum that overflows) is looked at trial by trial."""
+    with np.errstate(over="ignore"):
+        if all(math.isfinite(a.sum()) for a in arrays):
+            return np.ones(n, bool)
     return np.logical_and.reduce([np.isfinite(a.reshape(n, -1)).all(1) for a in arrays])
 
 
@@ -888,7 +921,7 @@ def train_step(cfg, st, it, log):
     ids = np.flatnonzero(st.active)                # the stopped trials drop out of the arrays
     idx = slice(None) if len(ids) == K else ids
     P = take_trials(st.params, idx)
-    X, L, y_true = stack_trials([st.streams[k].next() for k in ids], dtype)
+    X, L, y_true = lockstep_batch(st, ids, dtype)
     y, cache = forward(cfg, P, X, L)
     err = np.zeros((K, cfg.batch_size))
     err[ids] = y - y_true
@@ -1018,7 +1051,8 @@ def window_push(recent, n_wrong, first, err_abs, active):
     i % WINDOW; `first` numbers the batch's first sequence) and update the count
     above 0.04 incrementally. Stopped trials keep their window. Needs B <= WINDOW
     (validate refuses larger batches under the paper rule)."""
-    slot = (first + np.arange(err_abs.shape[1])) % WINDOW
+    B, start = err_abs.shape[1], first % WINDOW
+    slot = slice(start, start + B) if start + B <= WINDOW else (first + np.arange(B)) % WINDOW
     old = recent[:, slot]
     new = np.where(active[:, None], err_abs, old)
     n_wrong += (new > CORRECT_ABS_ERR).sum(1) - (old > CORRECT_ABS_ERR).sum(1)
@@ -1038,6 +1072,8 @@ def paper_stop_points(task, recent, n_wrong, n_seq):
 
 def _paper_stop_check(cfg, it, st, test, n_seq, stop):
     """Record each stopping point a running trial reaches now; stop it at the last."""
+    if not (st.active & (st.n_wrong < (max(n_seq, default=0) if cfg.task == "multiplication" else 1))).any():
+        return                                       # no running trial is near a stop: every rule needs fewer wrong
     seen = it * cfg.batch_size
     points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
     for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):

@@ -135,6 +135,35 @@ def test_stack_trials_pads_and_reads_at_each_length():
     assert np.all(last[..., 1] == -1)
 
 
+@pytest.mark.parametrize("dist,batch", [("paper", 1), ("paper", 3), ("reference", 4)])
+def test_lockstep_batch_equals_each_trials_next_batch_stacked(dist, batch):
+    """The training step's data: slices of the running trials' stacked chunks, the
+    same arrays as each trial's Stream.next() stacked, across chunk boundaries and
+    after a trial stops (dropped from the running trials)."""
+    cfg = (mp.paper_config("adding", 20, batch_size=batch) if dist == "paper"
+           else mp.Config(task="adding", batch_size=batch))
+    st = mp.new_state(cfg, [0, 1, 2])
+    alone = [mp.Stream(cfg, mp.rng_for(s, 1)) for s in (0, 1, 2)]
+    ids = np.arange(3)
+    for step in range(700):
+        if step == 300:
+            ids = np.array([0, 2])                           # trial 1 stops
+        got = mp.lockstep_batch(st, ids, np.float64)
+        want = mp.stack_trials([alone[k].next() for k in ids], np.float64)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and np.array_equal(g, w)
+    assert [s.pos for s in st.streams] == [s.pos for s in alone]
+
+
+def test_all_finite_tells_trials_apart_even_when_a_sum_overflows():
+    big = np.full((3, 4), 1e308)                             # finite values whose sum is inf
+    assert mp.all_finite([big, np.zeros((3, 2))], 3).tolist() == [True, True, True]
+    big[1, 2] = np.nan
+    grad = np.zeros((3, 2, 2))
+    grad[2, 1, 0] = -np.inf
+    assert mp.all_finite([big, grad], 3).tolist() == [True, False, False]
+
+
 @pytest.mark.parametrize("task", mp.TASKS)
 @pytest.mark.parametrize("dist", mp.DISTS)
 def test_chance_mse_is_the_target_variance(task, dist):
