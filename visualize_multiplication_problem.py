@@ -223,13 +223,17 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis"))
 from paper_table import GLANCE  # noqa: E402  (the paper's numbers and the runs that stand beside them)
+from forum_table import recipe_runs  # noqa: E402  (the forget-gate nn.LSTM that works, by T)
 
 PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000
 PAPER_FIGURES = ("paper_table7.png", "paper_learning_curves.png", "long_lags_start.png")
 WEIGHTS_OVER_TIME = "weights_over_time/adding_plain_output_error_caption_squash.txt"
-# one colour per network; the folders of each come from GLANCE (a forget-gate LSTM row goes here too)
+# one colour per network; the folders of the 1997 networks come from GLANCE's columns, the forget-gate
+# LSTM's trials (column None: adding only, no learning curves) from results/pytorch_forum/
 NETWORKS = [("1997 LSTM, body text (--paper)", BLUE, 2),
-            ("1997 LSTM, plain output error + caption's ranges (closest hypothesis)", ORANGE, 3)]
+            ("1997 LSTM, plain output error + caption's ranges (closest hypothesis)", ORANGE, 3),
+            ("forget-gate LSTM: torch nn.LSTM, 64 cells, forget bias 5, RMSprop, clip 1 (docs/pytorch.md)", GREEN, None)]
+CURVES = [n for n, network in enumerate(NETWORKS) if network[2] is not None]    # the networks with learning curves
 
 
 def paper_runs(results_dir):
@@ -238,10 +242,14 @@ def paper_runs(results_dir):
     if not os.path.isdir(results_dir):
         raise mp.RunError(f"{results_dir}/ is not a folder; give the results folder (default results)")
     runs, found = {}, 0
+    recipe = recipe_runs(os.path.join(results_dir, "pytorch_forum"))
     for row in GLANCE:
         (task, T, key), paper = row[0], row[1]
         sweeps = []
         for _, _, column in NETWORKS:
+            if column is None:
+                sweeps.append(recipe.get(T) if task == "adding" else None)
+                continue
             folder = os.path.join(results_dir, row[column])
             sweeps.append(mp.load_sweep(folder) if os.path.exists(os.path.join(folder, "sweep.json")) else None)
             found += sweeps[-1] is not None
@@ -339,20 +347,21 @@ def learning_curves_picture(runs, path):
     columns = [(("adding", T), f"Table 7, adding, T = {T}", ["all_correct"]) for T in (100, 500, 1000)]
     keys8 = sorted((k for task, k in runs if task == "multiplication"), key=lambda k: -int(k))
     columns.append((("multiplication", keys8[0]), "Table 8, multiplication, T = 100", keys8))
-    fig, axes = plt.subplots(len(NETWORKS), len(columns), figsize=(15, 3.4 * len(NETWORKS) + 1), squeeze=False)
-    for n, (label, colour, _) in enumerate(NETWORKS):
+    fig, axes = plt.subplots(len(CURVES), len(columns), figsize=(15, 3.4 * len(CURVES) + 1), squeeze=False)
+    for i, n in enumerate(CURVES):
+        label, colour, _ = NETWORKS[n]
         for j, (row, title, keys) in enumerate(columns):
-            ax = axes[n, j]
+            ax = axes[i, j]
             sweep = runs[row][1][n]
             paper_seqs = [runs[(row[0], k if row[0] == "multiplication" else row[1])][0][0] for k in keys]
             if sweep is None:
                 ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
             else:
                 learning_curve_panel(ax, sweep, keys, paper_seqs, colour)
-            ax.set_title(title if n == 0 else "", fontsize=10)
+            ax.set_title(title if i == 0 else "", fontsize=10)
             if j == 0:
                 ax.set_ylabel(f"{label.split(', ', 1)[1].split(' (')[0]}\n\nheld-out test MSE", fontsize=9)
-            if n == len(NETWORKS) - 1:
+            if i == len(CURVES) - 1:
                 ax.set_xlabel("training sequences seen")
     handles = [plt.Line2D([], [], color="0.4", lw=1, label="one trial (seeds 0-9)"),
                plt.Line2D([], [], color=BLACK, ls="--", lw=1, label="chance: the target's variance"),

@@ -28,6 +28,7 @@ FORUM = [  # (row, layers, cells, forget bias, optimiser, lr, batch, clip): each
     ("+ gradient clipping at norm 1", 1, 64, 5.0, "rmsprop", 1e-3, 1, 1.0),
 ]
 OPTIMISERS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
+RECIPE = 9   # the row that stops 10/10 at T = 100: the forget-gate network beside the 1997 cell in Table 7's picture
 
 
 def setting(spec):
@@ -70,6 +71,25 @@ def load_forum(out):
             saved = {r["row"]: r for r in json.load(f)["rows"]}
     return [saved.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
 
+
+def recipe_runs(folder):
+    """The RECIPE row's trials at each T in folder's forum.json (T = 100) and
+    forum_T<T>.json files -> {T: {"trials": [{"sequences_seen", "stops"}], "interrupted":
+    False, "budget"}}: the fields of a sweep that Table 7's picture reads."""
+    runs = {}
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not (name.startswith("forum") and name.endswith(".json")):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            saved = json.load(f)
+        row = load_forum(os.path.join(folder, name))[RECIPE - 1]
+        if row["trials"]:
+            runs[saved.get("T", 100)] = {
+                "trials": [{"sequences_seen": t["sequences"],
+                            "stops": {"all_correct": {"sequences": t["sequences"]}} if t["stopped"] else {}}
+                           for t in row["trials"]],
+                "interrupted": False, "budget": row["budget"]}
+    return runs
 
 
 if __name__ == "__main__":

@@ -158,11 +158,26 @@ def test_table7_picture_shows_the_sweeps_own_trials():
     runs = viz.paper_runs(os.path.join(ROOT, "results"))
     paper, sweeps = runs[("adding", 500)]
     assert paper[0] == 209_000
-    for sweep in sweeps:
-        stopped, running = viz.trial_points(sweep, "all_correct")
-        assert len(stopped) + len(running) == sweep["n_trials"] == 10
-        assert stopped.mean() == pytest.approx(sweep["mean_sequences"], rel=1e-12)
-        assert np.median(stopped) == pytest.approx(sweep["median_sequences"], rel=1e-12)
+    for n in viz.CURVES:
+        stopped, running = viz.trial_points(sweeps[n], "all_correct")
+        assert len(stopped) + len(running) == sweeps[n]["n_trials"] == 10
+        assert stopped.mean() == pytest.approx(sweeps[n]["mean_sequences"], rel=1e-12)
+        assert np.median(stopped) == pytest.approx(sweeps[n]["median_sequences"], rel=1e-12)
+
+
+def test_table7_picture_shows_the_forum_recipes_trials():
+    """The forget-gate row: forum.json's working row at T = 100, one dot per trial."""
+    import json
+    sys.path.insert(0, ROOT)
+    import visualize_multiplication_problem as viz
+    runs = viz.paper_runs(os.path.join(ROOT, "results"))
+    (n,) = [n for n, network in enumerate(viz.NETWORKS) if network[2] is None]
+    with open(os.path.join(ROOT, "results", "pytorch_forum", "forum.json")) as f:
+        (row,) = [r for r in json.load(f)["rows"] if r["row"] == "+ gradient clipping at norm 1"]
+    stopped, running = viz.trial_points(runs[("adding", 100)][1][n], "all_correct")
+    assert len(stopped) == 10 and len(running) == 0
+    assert sorted(stopped) == sorted(t["sequences"] for t in row["trials"] if t["stopped"])
+    assert runs[("adding", 1000)][1][n] is None and runs[("multiplication", "140")][1][n] is None
 
 
 def test_weights_over_time_table_is_read_as_written():
