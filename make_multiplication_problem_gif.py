@@ -11,8 +11,10 @@ trains it first when it is missing or was trained with other settings.
 import os
 import sys
 
-import imageio.v2 as imageio
-import matplotlib
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as the trainer: one thread per process (set before NumPy loads)
+
+import imageio.v2 as imageio  # noqa: E402
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -17,10 +17,13 @@ import os
 import sys
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as the trainer: one thread per process (set before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "analysis"))      # torch_net: the PyTorch network of every cross-check
 import multiplication_problem as mp  # noqa: E402
 
 
@@ -71,22 +74,20 @@ def numpy_loop(cfg, seeds, iters, mp=mp):
 
 def torch_loop(cfg, iters):
     import torch
+    from torch_net import Net
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(2, cfg.hidden)
-    head = torch.nn.Linear(cfg.hidden, 1)
-    opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=cfg.lr)
+    net = Net(cfg.hidden)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     stream = mp.Stream(cfg, mp.rng_for(0, 1))
     t0 = time.perf_counter()
     for _ in range(iters):
-        X, L, y = stream.next()
-        X, y = torch.from_numpy(X).float(), torch.from_numpy(y).float()
-        out, _ = lstm(X)
-        pred = torch.sigmoid(head(out[-1]))[:, 0]
-        loss = ((pred - y) ** 2).mean()
+        X, L, y = stream.next()                       # X (T, B, 2) time-major
+        loss = ((net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L)) -
+                 torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(lstm.parameters()) + list(head.parameters()), cfg.clip)
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
         opt.step()
     return time.perf_counter() - t0
 
@@ -133,31 +134,25 @@ def torch_to_target(cfg, seed, test, check_every):
     uniform init +-1/sqrt(H), Adam 5e-3, clip 1.0, batch 32) on the same data and test set,
     until the held-out MSE is below the target: -> (seconds, iterations or None)."""
     import torch
+    from torch_net import Net
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    H, s = cfg.hidden, cfg.init_half_width()
-    lstm, head = torch.nn.LSTM(2, H), torch.nn.Linear(H, 1)
-    with torch.no_grad():
-        for p in list(lstm.parameters()) + list(head.parameters()):
-            p.uniform_(-s, s)
-        lstm.bias_ih_l0[H:2 * H] = cfg.forget_bias
-        lstm.bias_hh_l0[H:2 * H] = 0.0
-    params = list(lstm.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    net = Net(cfg.hidden, forget_bias=cfg.forget_bias, init_half_width=cfg.init_half_width())
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     stream = mp.Stream(cfg, mp.rng_for(seed, 1))
-    Xt, yt = torch.from_numpy(test[0]).float(), torch.from_numpy(test[2]).float()
+    as_torch = lambda X, L: (torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L))
+    Xt, yt = as_torch(test[0], test[1]), torch.from_numpy(test[2]).float()
     t0 = time.perf_counter()
     for it in range(1, cfg.max_iters + 1):
         X, L, y = stream.next()
-        out, _ = lstm(torch.from_numpy(X).float())
-        loss = ((torch.sigmoid(head(out[-1]))[:, 0] - torch.from_numpy(y).float()) ** 2).mean()
+        loss = ((net(*as_torch(X, L)) - torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
         opt.step()
         if it % check_every == 0:
             with torch.no_grad():
-                mse = float(((torch.sigmoid(head(lstm(Xt)[0][-1]))[:, 0] - yt) ** 2).mean())
+                mse = float(((net(*Xt) - yt) ** 2).mean())
             if mse < cfg.target_test_mse:
                 return time.perf_counter() - t0, it
     return time.perf_counter() - t0, None

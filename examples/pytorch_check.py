@@ -16,7 +16,9 @@ import os
 import sys
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # as the trainer: one thread per process (set before NumPy loads)
+
+import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -26,23 +28,9 @@ from forum_table import FORUM, OPTIMISERS, forum_table, load_forum  # noqa: E402
 
 try:
     import torch
+    from torch_net import Net  # noqa: E402  (analysis/: the network the tests and the benchmark use too)
 except ImportError:
     torch = None
-
-
-class Net(torch.nn.Module if torch else object):
-    """nn.LSTM -> nn.Linear(H, 1) on each sequence's last step -> sigmoid: the
-    module whose state dict run/weights_torch.npz holds (keys lstm.*, fc.*)."""
-
-    def __init__(self, H, layers=1):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(2, H, num_layers=layers, batch_first=True)
-        self.fc = torch.nn.Linear(H, 1)
-
-    def forward(self, X, lengths):                        # X (n, T, 2), lengths (n,)
-        out, _ = self.lstm(X)
-        last = out[torch.arange(len(lengths)), lengths - 1]
-        return torch.sigmoid(self.fc(last))[:, 0]
 
 
 # ----------------------------------------------------------------------------
@@ -77,17 +65,6 @@ def check(run_dir, data_path):
 # ----------------------------------------------------------------------------
 # 2. the forum configuration and the smallest changes that make it learn
 
-def set_forget_bias(net, forget_bias):
-    """torch adds two bias vectors, bias_ih and bias_hh; each holds half of the
-    forget gate's bias (gate order i, f, g, o: f is the second quarter), so
-    their sum is forget_bias (setting both to it would give twice as much)."""
-    H = net.lstm.hidden_size
-    with torch.no_grad():
-        for name, p in net.lstm.named_parameters():
-            if name.startswith("bias"):
-                p[H:2 * H] = forget_bias / 2
-
-
 def forum_trial(spec, budget, test, seed, T=100):
     """One trial of a FORUM row: train on the paper's adding sequences at minimal length T,
     `batch` sequences per step, until the paper's stopping rule or `budget`
@@ -95,9 +72,7 @@ def forum_trial(spec, budget, test, seed, T=100):
     since the start) beside the paper's (|error| < 0.04 on each of the last 2000)."""
     _, layers, cells, forget_bias, optimiser, lr, batch, clip = spec
     torch.manual_seed(seed)
-    net = Net(cells, layers)
-    if forget_bias is not None:
-        set_forget_bias(net, forget_bias)
+    net = Net(cells, layers, forget_bias)
     opt = getattr(torch.optim, OPTIMISERS[optimiser])(net.parameters(), lr=lr)
     cfg = mp.paper_config("adding", T=T, batch_size=batch)
     stream = mp.Stream(cfg, mp.rng_for(seed, 1))        # every row sees the same sequences in the same order

@@ -13,6 +13,19 @@ def test_speed_benchmark_runs_and_prints_its_figures():
     assert r.stdout.count("ms/iteration") >= 4 and "paper protocol adding" in r.stdout
 
 
+def test_every_script_that_trains_keeps_blas_to_one_thread_like_the_trainer():
+    """Two BLAS threads per process beside a running job made a 64-cell step 10-30x slower
+    (measured 2026-11-30: bench_speed --time-to-target, 99.6 s against 7.3 s): every entry
+    point that trains or times sets the trainer's default before NumPy loads."""
+    for path in ["multiplication_problem.py", "visualize_multiplication_problem.py", "make_multiplication_problem_gif.py",
+                 "benchmarks/bench_speed.py", "benchmarks/weights_over_time.py", "examples/pytorch_check.py",
+                 "examples/lstm97_torch.py", "tests/conftest.py"]:
+        src = open(os.path.join(ROOT, path)).read()
+        loads = [src.find(f"\nimport {m}") for m in ("numpy", "matplotlib", "multiplication_problem")]
+        first_numpy = min([i for i in loads if i >= 0], default=len(src))
+        assert 0 <= src.find('os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")') < first_numpy, path
+
+
 def test_ablation_table_reads_the_saved_sweeps():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "ablation_table.py")],
                        capture_output=True, text=True, timeout=60)

@@ -113,20 +113,31 @@ def test_a_1997_run_writes_no_torch_weights(tmp_path):
 
 def test_torch_loads_the_state_dict_and_agrees(trained):
     torch = pytest.importorskip("torch")
+    sys.path.insert(0, os.path.join(os.path.dirname(MAIN), "analysis"))
+    from torch_net import Net, forget_bias
     cfg, params, _, _ = mp.load_run(str(trained / "run"))
-
-    class Net(torch.nn.Module):
-        def __init__(self, H):
-            super().__init__()
-            self.lstm, self.fc = torch.nn.LSTM(2, H), torch.nn.Linear(H, 1)
-
     net = Net(cfg.hidden).double()
     with np.load(trained / "run" / "weights_torch.npz") as z:
         net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
     with np.load(trained / "test.npz") as z:
         X, lengths = z["X"], z["lengths"]
     with torch.no_grad():
-        out, _ = net.lstm(torch.from_numpy(X).transpose(0, 1))            # (T, n, H)
-        y = torch.sigmoid(net.fc(out[torch.from_numpy(lengths - 1), torch.arange(len(lengths))]))[:, 0].numpy()
+        y = net(torch.from_numpy(X), torch.from_numpy(lengths)).numpy()
     ours = mp.predict(cfg, params, X.transpose(1, 0, 2), lengths)[0]
     np.testing.assert_allclose(y, ours, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(forget_bias(net).numpy(), params["b"][0, cfg.hidden:2 * cfg.hidden], rtol=0, atol=1e-15)
+
+
+def test_torch_net_sets_the_forget_bias_once_across_its_two_bias_vectors():
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, os.path.join(os.path.dirname(MAIN), "analysis"))
+    from torch_net import Net, forget_bias
+    torch.manual_seed(0)
+    net = Net(6, forget_bias=5.0, init_half_width=0.1)
+    assert torch.equal(forget_bias(net), torch.full((6,), 5.0))
+    others = [p for name, p in net.named_parameters() if not name.startswith("lstm.bias")]
+    assert all(p.abs().max() <= 0.1 for p in others) and max(p.abs().max() for p in others) > 0.09
+    X, L = torch.rand(3, 7, 2), torch.tensor([7, 4, 1])
+    y = net(X, L)
+    for i, n in enumerate(L.tolist()):                    # each sequence read at its own last step
+        assert torch.allclose(y[i], net(X[i:i + 1, :n], torch.tensor([n]))[0], atol=1e-6)
