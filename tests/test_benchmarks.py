@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -26,6 +28,7 @@ def test_every_script_that_trains_keeps_blas_to_one_thread_like_the_trainer():
         assert 0 <= src.find('os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")') < first_numpy, path
 
 
+@pytest.mark.results
 def test_ablation_table_reads_the_saved_sweeps():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "ablation_table.py")],
                        capture_output=True, text=True, timeout=60)
@@ -41,6 +44,7 @@ def test_ablation_table_reads_the_saved_sweeps():
                for l in lines)
 
 
+@pytest.mark.results
 def test_paper_table_reads_the_saved_runs():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "analysis", "paper_table.py")],
                        capture_output=True, text=True, timeout=60)
@@ -69,6 +73,7 @@ def test_error_analysis_runs_on_a_saved_sweep(tmp_path):
     assert len(r.stdout.strip().splitlines()) == 3 + 2
 
 
+@pytest.mark.results
 def test_every_saved_sweep_is_of_this_schema():
     """No compatibility code reads results: each sweep.json has this version and a
     config with exactly this code's fields."""
@@ -84,6 +89,7 @@ def test_every_saved_sweep_is_of_this_schema():
         assert s["n_trials"] == len(s["trials"]) and isinstance(s["interrupted"], bool), path
 
 
+@pytest.mark.results
 def test_generated_sections_are_up_to_date_in_readme_and_docs():
     """Every generated block, in README.md and docs/*.md, matches what
     analysis/readme_tables.py renders, and none has gone missing."""
@@ -112,6 +118,7 @@ def test_generated_sections_are_found_in_every_file_and_a_lost_one_is_named(tmp_
                                         "<!-- /gone --> closes a block that analysis/readme_tables.py does not know"]
 
 
+@pytest.mark.results
 def test_network_state_tells_a_solved_network_from_a_silent_one():
     """On committed runs: the T = 100 networks that stopped answer with the target
     (large output weights, an input gate keyed on the marker); the T = 1000 ones,

@@ -74,6 +74,7 @@ def test_check_a_run_and_a_sweeps_trial(tiny_runs):
     assert "trial seed 3" in r.stdout
 
 
+@pytest.mark.results
 def test_check_a_committed_adam_run():
     """Adam minimises the batch's mean squared error (twice the paper's loss): the module's loss says so."""
     r = run(["--check", os.path.join(ROOT, "results", "ablations_paper", "lstm97_truncated_adam"),

@@ -140,6 +140,7 @@ def test_1997_cell_internals_put_each_gate_with_its_block():
 PAPER_PNGS = ["paper_table7.png", "paper_learning_curves.png", "long_lags_start.png"]
 
 
+@pytest.mark.results
 def test_paper_pictures_are_drawn_from_committed_results(tmp_path):
     listing = sorted(os.walk(os.path.join(ROOT, "results")))
     r = script("visualize_multiplication_problem.py", ["--paper-results", os.path.join(ROOT, "results"),
@@ -152,6 +153,7 @@ def test_paper_pictures_are_drawn_from_committed_results(tmp_path):
     assert sorted(os.walk(os.path.join(ROOT, "results"))) == listing      # read only, nothing trained
 
 
+@pytest.mark.results
 def test_table7_picture_shows_the_sweeps_own_trials():
     sys.path.insert(0, ROOT)
     import visualize_multiplication_problem as viz
@@ -165,6 +167,7 @@ def test_table7_picture_shows_the_sweeps_own_trials():
         assert np.median(stopped) == pytest.approx(sweeps[n]["median_sequences"], rel=1e-12)
 
 
+@pytest.mark.results
 def test_table7_picture_shows_the_forum_recipes_trials():
     """The forget-gate row: forum.json's working row at T = 100, one dot per trial."""
     import json
@@ -180,6 +183,7 @@ def test_table7_picture_shows_the_forum_recipes_trials():
     assert runs[("adding", 1000)][1][n] is None and runs[("multiplication", "140")][1][n] is None
 
 
+@pytest.mark.results
 def test_weights_over_time_table_is_read_as_written():
     sys.path.insert(0, ROOT)
     import visualize_multiplication_problem as viz
@@ -203,6 +207,7 @@ def test_paper_pictures_refuse_a_missing_or_foreign_results_folder(tmp_path, fol
     assert not (tmp_path / "v").exists()
 
 
+@pytest.mark.results
 def test_every_picture_the_docs_show_exists():
     import glob
     import re

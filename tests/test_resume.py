@@ -157,6 +157,7 @@ def documented_commands():
     return found
 
 
+@pytest.mark.results
 def test_every_committed_checkpoint_resumes_with_the_documented_command(tmp_path):
     resumes = {}
     for where, args in documented_commands():
@@ -182,6 +183,7 @@ def test_every_committed_checkpoint_resumes_with_the_documented_command(tmp_path
         assert snapshot(copy) == before, f"{where}: the documented --workers regroups {folder}"
 
 
+@pytest.mark.results
 def test_every_documented_command_parses_to_the_saved_config_of_its_folder():
     checked = 0
     for where, args in documented_commands():
