@@ -3,6 +3,7 @@
     python benchmarks/bench_speed.py                      # numpy float64 / float32
     python benchmarks/bench_speed.py --torch              # plus a PyTorch nn.LSTM + Adam loop (if installed)
     python benchmarks/bench_speed.py --paper --against 4fd107e   # the paper protocol, this code vs that commit's
+    python benchmarks/bench_speed.py --processes 4fd107e --iters 5000 --repeats 5 --only   # ... as whole processes
     python benchmarks/bench_speed.py --time-to-target 100-129 --torch   # seconds to the target, ours vs PyTorch
 
 Prints milliseconds per training iteration (data, forward, backward, update;
@@ -112,6 +113,37 @@ def sweep_vs_separate(n, iters):
           f"-> {separate / one:.1f}x")
 
 
+def processes_against(rev, iters, repeats):
+    """The paper protocol as a user runs it (adding, T = 100, 10 trials, `iters` iterations,
+    one whole process: start-up, test set, training, the tests at the start and the end,
+    the saved files and whatever else that version does at the end), the committed code
+    (HEAD) and `rev`'s, each from its own copy of the tree, alternating, on the CPUs this
+    process is given (run it under taskset to pin it)."""
+    import subprocess
+    import tempfile
+    args = ["--paper", "--task", "adding", "--T", "100", "--seeds", "0-9", "--workers", "1",
+            "--max-iters", str(iters), "--quiet"]
+    with tempfile.TemporaryDirectory() as d:
+        trees = {"old": os.path.join(d, "old"), "new": os.path.join(d, "new")}
+        for name, tree in (("old", rev), ("new", "HEAD")):            # whole trees: a sweep may import its picture script
+            os.makedirs(trees[name])
+            archive = subprocess.run(["git", "-C", ROOT, "archive", tree], capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", trees[name]], input=archive, check=True)
+        times = {"old": [], "new": []}
+        for i in range(repeats):
+            for name in ("old", "new"):
+                out = os.path.join(d, f"{name}{i}")                  # a fresh folder: no refusal, no overwrite
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "multiplication_problem.py", *args, "--save-dir", out], check=True,
+                               cwd=trees[name], stdout=subprocess.DEVNULL)
+                times[name].append(time.perf_counter() - t0)
+    o, w = np.array(times["old"]), np.array(times["new"])
+    print(f"  paper protocol as whole processes (adding, T=100, 10 trials, {iters:,d} iterations), {repeats} "
+          f"alternating runs each: {rev} best {o.min():.2f} s, median {np.median(o):.2f} s; this code best "
+          f"{w.min():.2f} s, median {np.median(w):.2f} s -> {o.min() / w.min():.2f}x (best), "
+          f"{np.median(o) / np.median(w):.2f}x (median)")
+
+
 def best(fn, repeats):
     return min(fn() for _ in range(repeats))
 
@@ -189,6 +221,8 @@ def main():
     p.add_argument("--against", metavar="REV", help="with --paper: time the paper protocol of git revision REV too, alternating")
     p.add_argument("--time-to-target", metavar="SEEDS", help="seconds to test MSE < 0.03 on these seeds (e.g. 100-129), "
                    "this project and, with --torch, a PyTorch loop with the same settings")
+    p.add_argument("--processes", metavar="REV", help="time the paper protocol as whole processes, this code and "
+                   "git revision REV's trainer, alternating (--iters iterations, default 1000; 5000 in docs/speed.md)")
     p.add_argument("--only", action="store_true", help="run only what --paper/--against/--time-to-target ask for")
     p.add_argument("--sweep", type=int, default=0, metavar="N",
                    help="also time N seeds in one command against N separate runs (same iterations, no early stop)")
@@ -199,6 +233,8 @@ def main():
         time_to_target(mp.parse_seeds(a.time_to_target), a.torch)
     if a.paper and a.against:
         paper_against(a.against, a.iters, a.repeats)
+    if a.processes:
+        processes_against(a.processes, a.iters, a.repeats)
     if a.only:
         return
     base = mp.Config(hidden=8)          # the reference's setting
