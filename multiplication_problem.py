@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -199,6 +200,9 @@ def make_sequences(rng, n, cfg, T_min=None, T_max=None):
     return np.stack([values, markers], axis=-1), lengths, y
 
 
+CHUNK_NUMBERS = itertools.count()
+
+
 @dataclass
 class Stream:
     """One trial's training data: batches of B sequences from its own generator.
@@ -213,6 +217,7 @@ class Stream:
     buf: tuple = None
     pos: int = 0
     state: dict = None
+    number: int = -1          # of the chunk in buf, unique in this process (lockstep_batch's cache key)
 
     def __post_init__(self):
         B = self.cfg.batch_size
@@ -224,6 +229,7 @@ class Stream:
             return False
         self.state = self.rng.bit_generator.state
         self.buf, self.pos = make_sequences(self.rng, self.chunk, self.cfg), 0
+        self.number = next(CHUNK_NUMBERS)
         return True
 
     def next(self):
@@ -252,13 +258,15 @@ def lockstep_batch(st, ids, dtype):
     their chunks run out together: the chunks are stacked once (again when a
     trial stops) and each step is a slice of them, not n slices and a copy."""
     streams = [st.streams[k] for k in ids]
-    drew = [s.refill_if_spent() for s in streams]
+    for s in streams:
+        s.refill_if_spent()
     B, i = streams[0].cfg.batch_size, streams[0].pos
-    if any(drew) or st.stacked is None or len(st.stacked[1]) != len(ids):
+    chunks = tuple(s.number for s in streams)         # which chunks, of which trials: a new one or a stop restacks
+    if st.stacked is None or st.stacked[0] != chunks:
         if any(s.pos != i for s in streams):
             raise RuntimeError("running trials out of step: their data streams are at different positions")
-        st.stacked = stack_trials([s.buf for s in streams], dtype)   # ids only shrink, so a length says which
-    X, L, y = st.stacked
+        st.stacked = (chunks, stack_trials([s.buf for s in streams], dtype))
+    X, L, y = st.stacked[1]
     for s in streams:
         s.pos += B
     batch = slice(i, i + B)
@@ -860,7 +868,7 @@ class TrainState:
     snapshots: list               # (iteration, params) for the GIF; single runs only
     it: int = 0
     elapsed: float = 0.0
-    stacked: tuple = None         # the running trials' current chunks, stacked (lockstep_batch); not saved
+    stacked: tuple = None         # (chunk ids, the running trials' current chunks stacked): lockstep_batch; not saved
 
 
 def new_state(cfg, seeds):
@@ -883,7 +891,7 @@ def all_finite(arrays, n):
     """(n,) True where every array is finite for that trial. A finite sum of each
     array says so for all at once; an infinite or NaN one (a non-finite value, or
     a sum that overflows) is looked at trial by trial."""
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         if all(math.isfinite(a.sum()) for a in arrays):
             return np.ones(n, bool)
     return np.logical_and.reduce([np.isfinite(a.reshape(n, -1)).all(1) for a in arrays])
@@ -1059,6 +1067,12 @@ def window_push(recent, n_wrong, first, err_abs, active):
     recent[:, slot] = new
 
 
+def near_stop(task, n_wrong, n_seq):
+    """(K,) True where a paper stopping point is possible: every rule of
+    paper_stop_points needs fewer than this many wrong in the window."""
+    return n_wrong < (max(n_seq) if task == "multiplication" else 1)
+
+
 def paper_stop_points(task, recent, n_wrong, n_seq):
     """The paper's stopping rules on the windows (K, WINDOW) -> {stop key: (K,) bool}.
     adding: all within 0.04 and their mean squared error below 0.01 ("all_correct").
@@ -1072,8 +1086,8 @@ def paper_stop_points(task, recent, n_wrong, n_seq):
 
 def _paper_stop_check(cfg, it, st, test, n_seq, stop):
     """Record each stopping point a running trial reaches now; stop it at the last."""
-    if not (st.active & (st.n_wrong < (max(n_seq, default=0) if cfg.task == "multiplication" else 1))).any():
-        return                                       # no running trial is near a stop: every rule needs fewer wrong
+    if not (st.active & near_stop(cfg.task, st.n_wrong, n_seq)).any():
+        return
     seen = it * cfg.batch_size
     points = paper_stop_points(cfg.task, st.recent, st.n_wrong, n_seq)
     for k in np.flatnonzero(st.active & np.logical_or.reduce(list(points.values()))):
@@ -1260,7 +1274,7 @@ def load_checkpoint(path):
             if d["chunk_state"] is not None:      # regenerate the chunk being handed out
                 s.rng.bit_generator.state = d["chunk_state"]
                 s.buf, s.state = make_sequences(s.rng, s.chunk, cfg), d["chunk_state"]
-                s.pos = d["pos"]
+                s.pos, s.number = d["pos"], next(CHUNK_NUMBERS)
             s.rng.bit_generator.state = d["rng"]
             streams.append(s)
         opt = None

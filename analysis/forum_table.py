@@ -7,6 +7,7 @@ results/pytorch_forum/forum.json). Needs no torch.
 """
 import json
 import os
+import re
 
 import numpy as np
 
@@ -41,8 +42,9 @@ def setting(spec):
     return f"{net}, {bias}, {OPTIMISERS[optimiser]} lr {lr:g}, {steps}" + (f", clip {clip:g}" if clip else "")
 
 
-def forum_table(rows):
-    """One line per FORUM row that has trials: sequences to the paper's stop over its trials."""
+def forum_table(rows, gaps=True):
+    """One line per FORUM row that has trials: sequences to the paper's stop over its trials;
+    gaps: a row without trials before one with them shows as "not run"."""
     lines = ["| | configuration | network and training | trials stopped (budget) | sequences to the paper's stop: mean, median (min - max) "
              "| test wrong of 2560: mean (max) | forum's view at the end: running MSE, 'correct' (squared error < 0.04) "
              "of last 2000 | paper's view: correct (abs error < 0.04) of last 2000 | wall time per trial |",
@@ -50,7 +52,7 @@ def forum_table(rows):
     for n, r in enumerate(rows, 1):
         t = r["trials"]
         if not t:
-            if any(x["trials"] for x in rows[n:]):              # a gap in the numbering says why
+            if gaps and any(x["trials"] for x in rows[n:]):     # a gap in the numbering says why
                 lines.append(f"| {n} | {r['row']} | {setting(FORUM[n - 1])} | not run | | | | | |")
             continue
         seq = np.array([x["sequences"] for x in t if x["stopped"]])
@@ -66,11 +68,17 @@ def forum_table(rows):
 
 def load_forum(out):
     """forum.json -> rows in FORUM's order, each {"row", "budget", "trials"}."""
-    saved = {}
+    saved = {"rows": []}
     if os.path.exists(out):
         with open(out) as f:
-            saved = {r["row"]: r for r in json.load(f)["rows"]}
-    return [saved.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
+            saved = json.load(f)
+    return forum_rows(saved)
+
+
+def forum_rows(saved):
+    """A forum file's content -> rows in FORUM's order, each {"row", "budget", "trials"}."""
+    by_name = {r["row"]: r for r in saved["rows"]}
+    return [by_name.get(spec[0], {"row": spec[0], "budget": None, "trials": []}) for spec in FORUM]
 
 
 def recipe_runs(folder):
@@ -79,11 +87,12 @@ def recipe_runs(folder):
     False, "budget"}}: the fields of a sweep that Table 7's picture reads."""
     runs = {}
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        if not (name.startswith("forum") and name.endswith(".json")):
+        match = re.fullmatch(r"forum(?:_T(\d+))?\.json", name)     # forum.json holds T = 100
+        if not match:
             continue
         with open(os.path.join(folder, name)) as f:
             saved = json.load(f)
-        row = load_forum(os.path.join(folder, name))[RECIPE - 1]
+        row = forum_rows(saved)[RECIPE - 1]
         if row["trials"]:
             runs[saved.get("T", 100)] = {
                 "trials": [{"sequences_seen": t["sequences"],
@@ -91,7 +100,6 @@ def recipe_runs(folder):
                            for t in row["trials"]],
                 "interrupted": False, "budget": row["budget"]}
     return runs
-
 
 if __name__ == "__main__":
     print(forum_table(load_forum(FORUM_JSON)))

@@ -29,6 +29,12 @@ class Net(torch.nn.Module):
         return torch.sigmoid(self.fc(last))[:, 0]
 
 
+def from_time_major(X, lengths):
+    """This project's sequences, X (T, n, 2) time-major NumPy, lengths (n,) -> Net's
+    inputs: X (n, T, 2) float32 batch-first, lengths (n,) long."""
+    return torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(lengths)
+
+
 def set_forget_bias(net, forget_bias):
     """torch adds two bias vectors, bias_ih and bias_hh; each holds half of the
     forget gate's bias (gate order i, f, g, o: f is the second quarter), so

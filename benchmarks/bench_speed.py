@@ -139,7 +139,7 @@ def processes_against(rev, iters, repeats):
                 times[name].append(time.perf_counter() - t0)
     o, w = np.array(times["old"]), np.array(times["new"])
     print(f"  paper protocol as whole processes (adding, T=100, 10 trials, {iters:,d} iterations), {repeats} "
-          f"alternating runs each: {rev} best {o.min():.2f} s, median {np.median(o):.2f} s; this code best "
+          f"alternating runs each: {rev} best {o.min():.2f} s, median {np.median(o):.2f} s; HEAD best "
           f"{w.min():.2f} s, median {np.median(w):.2f} s -> {o.min() / w.min():.2f}x (best), "
           f"{np.median(o) / np.median(w):.2f}x (median)")
 
@@ -223,7 +223,7 @@ def main():
                    "this project and, with --torch, a PyTorch loop with the same settings")
     p.add_argument("--processes", metavar="REV", help="time the paper protocol as whole processes, this code and "
                    "git revision REV's trainer, alternating (--iters iterations, default 1000; 5000 in docs/speed.md)")
-    p.add_argument("--only", action="store_true", help="run only what --paper/--against/--time-to-target ask for")
+    p.add_argument("--only", action="store_true", help="run only what --paper/--against/--processes/--time-to-target ask for")
     p.add_argument("--sweep", type=int, default=0, metavar="N",
                    help="also time N seeds in one command against N separate runs (same iterations, no early stop)")
     a = p.parse_args()

@@ -24,11 +24,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
 import multiplication_problem as mp  # noqa: E402
-from forum_table import FORUM, OPTIMISERS, forum_table, load_forum  # noqa: E402  (the rows and their table)
+from forum_table import FORUM, OPTIMISERS, forum_rows, forum_table  # noqa: E402  (the rows and their table)
 
 try:
     import torch
-    from torch_net import Net  # noqa: E402  (analysis/: the network the tests and the benchmark use too)
+    from torch_net import Net, from_time_major  # noqa: E402  (analysis/: the network the tests and the benchmark use too)
 except ImportError:
     torch = None
 
@@ -83,7 +83,7 @@ def forum_trial(spec, budget, test, seed, T=100):
     seen = 0
     while seen < budget:
         X, L, y = stream.next()                         # X (T, B, 2) time-major
-        pred = net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L))
+        pred = net(*from_time_major(X, L))
         loss = ((pred - torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
@@ -104,7 +104,7 @@ def forum_trial(spec, budget, test, seed, T=100):
     wall = time.perf_counter() - t0
     X, L, y = test
     with torch.no_grad():
-        p = net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L)).double().numpy()
+        p = net(*from_time_major(X, L)).double().numpy()
     return {"seed": seed, "sequences": seen, "stopped": stop_at is not None,
             "forum_running_mse": total_sq / seen, "forum_correct_of_2000": int(forum_ok[:min(seen, mp.WINDOW)].sum()),
             "paper_correct_of_2000": int(mp.WINDOW - n_wrong[0]),
@@ -115,17 +115,19 @@ def forum_trial(spec, budget, test, seed, T=100):
 def forum(budget, out, picked, seeds, T=100):
     """Run the trials of the picked FORUM rows (1-based) at minimal length T that `out` does not hold yet."""
     torch.set_num_threads(1)
+    saved = {"rows": []}
     if os.path.exists(out):
         with open(out) as f:
-            held = json.load(f).get("T", 100)
-        if held != T:
-            raise mp.UsageError(f"--T: {out} holds trials at T = {held}; give that T or another --out")
-    rows = load_forum(out)
+            saved = json.load(f)
+        if saved.get("T", 100) != T:
+            raise mp.UsageError(f"--T: {out} holds trials at T = {saved.get('T', 100)}; give that T or another --out")
+    rows = forum_rows(saved)
+    for n in picked:                                    # every refusal before any training
+        if rows[n - 1]["trials"] and rows[n - 1]["budget"] != budget:
+            raise mp.UsageError(f"--sequences: row {n} was run with {rows[n - 1]['budget']:,d}; give that budget")
     test = mp.make_test_set(mp.paper_config("adding", T=T))
     for n in picked:
         row = rows[n - 1]
-        if row["trials"] and row["budget"] != budget:
-            raise mp.UsageError(f"--sequences: row {n} was run with {row['budget']:,d}; give that budget")
         row["budget"] = budget
         for seed in seeds:
             if any(t["seed"] == seed for t in row["trials"]):
@@ -142,13 +144,13 @@ def forum(budget, out, picked, seeds, T=100):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", default="run", help="a trained lstm run (default %(default)s)")
-    p.add_argument("--data", default="test_set.npz", help="sequences written by --export-data (default %(default)s)")
+    p.add_argument("--run", help="a trained lstm run (default run)")
+    p.add_argument("--data", help="sequences written by --export-data (default test_set.npz)")
     p.add_argument("--forum", action="store_true", help="run the forum configuration and the fixes (adding, T = 100)")
-    p.add_argument("--T", type=int, default=100, help="--forum: minimal sequence length (default %(default)s)")
-    p.add_argument("--rows", default=f"1-{len(FORUM)}", help="--forum: which rows, e.g. 6-9 (default %(default)s)")
-    p.add_argument("--seeds", default="0", help="--forum: trials, e.g. 0-2 (default %(default)s)")
-    p.add_argument("--sequences", type=int, default=150_000, help="--forum: budget per trial (default %(default)s)")
+    p.add_argument("--T", type=int, help="--forum: minimal sequence length (default 100)")
+    p.add_argument("--rows", help=f"--forum: which rows, e.g. 6-9 (default 1-{len(FORUM)})")
+    p.add_argument("--seeds", help="--forum: trials, e.g. 0-2 (default 0)")
+    p.add_argument("--sequences", type=int, help="--forum: budget per trial (default 150000)")
     p.add_argument("--out", help="--forum: results file (default results/pytorch_forum/forum.json, "
                                   "forum_T<T>.json for another T)")
     a = p.parse_args()
@@ -156,9 +158,20 @@ def main():
         print("pytorch_check.py: error: PyTorch is not installed (pip install torch); this project needs it only here",
               file=sys.stderr)
         return 2
+    mode_flags = {True: ("run", "data"), False: ("T", "rows", "seeds", "sequences", "out")}   # flags of the other mode
+    for name in mode_flags[a.forum]:
+        if getattr(a, name) is not None:
+            print(f"pytorch_check.py: error: --{name}: applies {'without' if a.forum else 'with'} --forum only",
+                  file=sys.stderr)
+            return 2
+    defaults = {"run": "run", "data": "test_set.npz", "T": 100, "rows": f"1-{len(FORUM)}", "seeds": "0",
+                "sequences": 150_000}
+    for name, value in defaults.items():
+        if getattr(a, name) is None:
+            setattr(a, name, value)
     if a.forum:
-        if not 10 <= a.T <= 10_000:
-            print(f"pytorch_check.py: error: --T: must be in [10, 10000], got {a.T}", file=sys.stderr)
+        if not mp.MIN_T <= a.T <= 10_000:
+            print(f"pytorch_check.py: error: --T: must be in [{mp.MIN_T}, 10000], got {a.T}", file=sys.stderr)
             return 2
         if a.out is None:
             a.out = "results/pytorch_forum/" + ("forum.json" if a.T == 100 else f"forum_T{a.T}.json")

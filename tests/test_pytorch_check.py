@@ -13,7 +13,8 @@ EXAMPLE = os.path.join(ROOT, "examples", "pytorch_check.py")
 
 
 def forum(tmp_path, *args):
-    return subprocess.run([sys.executable, EXAMPLE, "--forum", "--rows", "9", *args], cwd=tmp_path,
+    rows = [] if "--rows" in args else ["--rows", "9"]
+    return subprocess.run([sys.executable, EXAMPLE, "--forum", *rows, *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -26,10 +27,18 @@ def test_a_row_at_another_T_writes_its_own_file_and_refuses_a_mismatch(tmp_path)
     assert saved["T"] == 20 and saved["rows"][0]["row"].startswith("+ gradient clipping")
     assert trial["seed"] == 0 and trial["sequences"] == 30 and not trial["stopped"]
     before = out.read_bytes()
-    for args, flag in ((["--T", "30", "--out", str(out)], "--T"), (["--T", "20", "--sequences", "40"], "--sequences"),
-                       (["--T", "5"], "--T")):
+    for args, flag in ((["--T", "30", "--out", str(out)], "--T"), (["--T", "11"], "--T"),
+                       (["--T", "20", "--rows", "8-9", "--sequences", "40"], "--sequences")):   # before row 8 trains
         r = forum(tmp_path, *args, "--seeds", "1")
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and flag in r.stderr, r.stderr
         assert out.read_bytes() == before
     assert not (tmp_path / "results" / "pytorch_forum" / "forum.json").exists()
+
+
+def test_a_flag_of_the_other_mode_is_refused(tmp_path):
+    for args, flag in ((["--T", "500"], "--T"), (["--sequences", "9"], "--sequences"), (["--forum", "--data", "x"], "--data")):
+        r = subprocess.run([sys.executable, EXAMPLE, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and flag in r.stderr, r.stderr
+    assert not os.listdir(tmp_path)
