@@ -75,7 +75,7 @@ def numpy_loop(cfg, seeds, iters, mp=mp):
 
 def torch_loop(cfg, iters):
     import torch
-    from torch_net import Net
+    from torch_net import Net, from_time_major
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = Net(cfg.hidden)
@@ -84,8 +84,7 @@ def torch_loop(cfg, iters):
     t0 = time.perf_counter()
     for _ in range(iters):
         X, L, y = stream.next()                       # X (T, B, 2) time-major
-        loss = ((net(torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L)) -
-                 torch.from_numpy(y).float()) ** 2).mean()
+        loss = ((net(*from_time_major(X, L)) - torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -166,18 +165,17 @@ def torch_to_target(cfg, seed, test, check_every):
     uniform init +-1/sqrt(H), Adam 5e-3, clip 1.0, batch 32) on the same data and test set,
     until the held-out MSE is below the target: -> (seconds, iterations or None)."""
     import torch
-    from torch_net import Net
+    from torch_net import Net, from_time_major
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     net = Net(cfg.hidden, forget_bias=cfg.forget_bias, init_half_width=cfg.init_half_width())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     stream = mp.Stream(cfg, mp.rng_for(seed, 1))
-    as_torch = lambda X, L: (torch.from_numpy(X.transpose(1, 0, 2)).float(), torch.from_numpy(L))
-    Xt, yt = as_torch(test[0], test[1]), torch.from_numpy(test[2]).float()
+    Xt, yt = from_time_major(test[0], test[1]), torch.from_numpy(test[2]).float()
     t0 = time.perf_counter()
     for it in range(1, cfg.max_iters + 1):
         X, L, y = stream.next()
-        loss = ((net(*as_torch(X, L)) - torch.from_numpy(y).float()) ** 2).mean()
+        loss = ((net(*from_time_major(X, L)) - torch.from_numpy(y).float()) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
