@@ -207,7 +207,9 @@ def time_to_target(seeds, with_torch):
                   f"{cfg.max_iters} iterations; total {sum(r[0] for r in rows):.1f} s, median per seed "
                   f"{np.median([r[0] for r in rows]):.2f} s, median iterations {np.median([r[1] for r in hit]) if hit else '-'}")
     if ours and theirs:
-        print(f"  -> this project {sum(r[0] for r in theirs) / sum(r[0] for r in ours):.1f}x faster to the target in total")
+        ratio = sum(r[0] for r in theirs) / sum(r[0] for r in ours)
+        print(f"  -> {'this project' if ratio >= 1 else 'torch'} {max(ratio, 1 / ratio):.1f}x faster to the target "
+              "in total")
 
 
 def main():
