@@ -50,6 +50,8 @@ SECTIONS = {
     "readings-screen": lambda: readings_table.table(["results/readings_screen"]),
     "readings-table": lambda: readings_table.table(["results/readings"]),
     "forum-table": forum_table,
+    "forum-table-T500": lambda: forum.forum_table(forum.load_forum(forum.FORUM_JSON.replace(".json", "_T500.json")),
+                                                  gaps=False),
 }
 
 
