@@ -223,14 +223,16 @@ class Stream:
         B = self.cfg.batch_size
         self.chunk = B * max(1, 256 // B) if self.cfg.dist == "paper" else B
 
-    def refill_if_spent(self):
-        """Draw the next chunk if this one is used up (or none was drawn); -> whether it drew."""
-        if self.buf is not None and self.pos < self.chunk:
-            return False
+    def draw(self):
+        """The next chunk from the generator, handed out from its start."""
         self.state = self.rng.bit_generator.state
         self.buf, self.pos = make_sequences(self.rng, self.chunk, self.cfg), 0
         self.number = next(CHUNK_NUMBERS)
-        return True
+
+    def refill_if_spent(self):
+        """Draw the next chunk if this one is used up (or none was drawn)."""
+        if self.buf is None or self.pos >= self.chunk:
+            self.draw()
 
     def next(self):
         B = self.cfg.batch_size
@@ -1273,8 +1275,8 @@ def load_checkpoint(path):
             s = Stream(cfg, np.random.default_rng())
             if d["chunk_state"] is not None:      # regenerate the chunk being handed out
                 s.rng.bit_generator.state = d["chunk_state"]
-                s.buf, s.state = make_sequences(s.rng, s.chunk, cfg), d["chunk_state"]
-                s.pos, s.number = d["pos"], next(CHUNK_NUMBERS)
+                s.draw()
+                s.pos = d["pos"]
             s.rng.bit_generator.state = d["rng"]
             streams.append(s)
         opt = None

@@ -87,8 +87,7 @@ def recipe_runs(folder):
     False, "budget"}}: the fields of a sweep that Table 7's picture reads."""
     runs = {}
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        match = re.fullmatch(r"forum(?:_T(\d+))?\.json", name)     # forum.json holds T = 100
-        if not match:
+        if not re.fullmatch(r"forum(_T\d+)?\.json", name):      # forum.json holds T = 100
             continue
         with open(os.path.join(folder, name)) as f:
             saved = json.load(f)
@@ -100,6 +99,7 @@ def recipe_runs(folder):
                            for t in row["trials"]],
                 "interrupted": False, "budget": row["budget"]}
     return runs
+
 
 if __name__ == "__main__":
     print(forum_table(load_forum(FORUM_JSON)))

@@ -37,11 +37,9 @@ def silence_unmarked(X):
 class NoiselessStream(mp.Stream):
     """A trial's training data under the noiseless control."""
 
-    def refill_if_spent(self):
-        drew = super().refill_if_spent()
-        if drew:
-            silence_unmarked(self.buf[0])
-        return drew
+    def draw(self):
+        super().draw()
+        silence_unmarked(self.buf[0])
 
 
 def course(T, seeds, sequences, every, in_gate_biases=None, noiseless=False, **overrides):

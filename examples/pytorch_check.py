@@ -119,8 +119,9 @@ def forum(budget, out, picked, seeds, T=100):
     if os.path.exists(out):
         with open(out) as f:
             saved = json.load(f)
-        if saved.get("T", 100) != T:
-            raise mp.UsageError(f"--T: {out} holds trials at T = {saved.get('T', 100)}; give that T or another --out")
+        held = saved.get("T", 100)
+        if held != T:
+            raise mp.UsageError(f"--T: {out} holds trials at T = {held}; give that T or another --out")
     rows = forum_rows(saved)
     for n in picked:                                    # every refusal before any training
         if rows[n - 1]["trials"] and rows[n - 1]["budget"] != budget:
