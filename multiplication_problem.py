@@ -549,18 +549,20 @@ def wide_index(C, N, D=2):
 
 
 def lstm97_weights(params):
-    """(K, 3C, V): every wide unit's weights from the wide [y(t-1), x(t), 1], halved (net/2).
+    """(K, V, 3C): the weights from the wide [y(t-1), x(t), 1] into every wide
+    unit, halved (net/2); a step is the row vector of inputs times this matrix.
 
     Stored with a stride of two elements, so that NumPy's matmul runs its own
-    loop instead of BLAS: BLAS's summation order depends on the alignment of
-    each trial's vector, i.e. on its place in the lockstep group, and a trial
-    must give the same bits alone or in any group."""
+    loop (each net input summed over the inputs in order) instead of BLAS:
+    BLAS's summation order depends on the alignment of each trial's vector,
+    i.e. on its place in the lockstep group, and a trial must give the same
+    bits alone or in any group."""
     C, N = lstm97_shape(params)
     W = np.concatenate([params["Wr"], params["Wx"], params["b"][:, None, :]], axis=1)   # (K, U+D+1, U)
     K, V, D = W.shape[0], 3 * C + W.shape[1] - W.shape[2], W.shape[1] - W.shape[2] - 1
     unit, column = wide_index(C, N, D)
-    out = np.zeros((K, 3 * C, 2 * V), W.dtype)[..., ::2]
-    out[:, :, column] = 0.5 * W[:, :, unit].transpose(0, 2, 1)
+    out = np.zeros((K, V, 2 * 3 * C), W.dtype)[..., ::2]
+    out[:, column] = 0.5 * W[:, :, unit]
     return out
 
 
@@ -577,7 +579,7 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     K = params["Wr"].shape[0]
     KB, V = K * B, 3 * C + D + 1
     a_g, a_h = squash
-    Wt = lstm97_weights(params)                        # (K, 3C, V)
+    Wt = lstm97_weights(params)                        # (K, V, 3C)
     R = np.zeros((T + 1, V, K, B), Wt.dtype)          # R[t] = [y(t-1), x(t), 1]
     R[:T, 3 * C:3 * C + D] = X.transpose(0, 3, 1, 2)
     R[:, -1] = 1.0
@@ -588,8 +590,8 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     Z = np.empty((T, 3 * C, K, B), Wt.dtype)          # tanh(net/2)
     S = np.zeros((T + 1, C, K, B), Wt.dtype)          # s_t / 2
     TH = np.empty((T, C, K, B), Wt.dtype)             # tanh(s_t / 2)
-    # per-step views, all contiguous except the matmul's (trial axis first)
-    Z_k, in_k = Z.transpose(0, 2, 1, 3), inputs[:T].transpose(0, 2, 1, 3)
+    # per-step views, all contiguous except the matmul's ((K, B, units): a row of inputs per trial and sequence)
+    Z_k, in_k = Z.transpose(0, 2, 3, 1), inputs[:T].transpose(0, 2, 3, 1)
     Z_all, Z_cells, Z_gates = Z.reshape(T, -1), Z[:, :C].reshape(T, -1), Z[:, C:].reshape(T, -1)
     gates, y_in = R[1:, C:3 * C].reshape(T, -1), R[1:, C:2 * C].reshape(T, -1)
     y_out, y_cells = R[1:, 2 * C:3 * C].reshape(T, -1), R[1:, :C].reshape(T, -1)
@@ -597,21 +599,22 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     inc = np.empty(C * KB, Wt.dtype)
     one, half = np.ones(2 * C * KB, Wt.dtype), np.full(2 * C * KB, 0.5, Wt.dtype)
     g_scale, h_scale = a_g / 2, a_h                    # s/2 grows by y_in g/2 = y_in (a_g/2) z
+    g_by, h_by = np.full(C * KB, g_scale, Wt.dtype), np.full(C * KB, h_scale, Wt.dtype)   # an array operand is ~2x faster than a scalar
     matmul, tanh, add, multiply = np.matmul, np.tanh, np.add, np.multiply   # looked up once, not at every step
     for z_k, in_t, z, z_g, g, z_c, y_i, s, s_next, th, y_o, y_c in zip(
             Z_k, in_k, Z_all, Z_gates, gates, Z_cells, y_in, S_all[:-1], S_all[1:], TH_all, y_out, y_cells):
-        matmul(Wt, in_t, z_k)
+        matmul(in_t, Wt, z_k)
         tanh(z, z)
         add(z_g, one, g)
         multiply(g, half, g)                          # y_in, y_out = logistic(net)
         multiply(y_i, z_c, inc)
         if g_scale != 1:
-            multiply(inc, g_scale, inc)
+            multiply(inc, g_by, inc)
         add(s, inc, s_next)                           # constant error carousel (on s/2)
         tanh(s_next, th)
         multiply(y_o, th, y_c)
         if h_scale != 1:
-            multiply(y_c, h_scale, y_c)
+            multiply(y_c, h_by, y_c)
     read = lengths - 1 - delay
     feats = R[read + 1, :C, np.arange(K)[:, None], np.arange(B)]     # (K, B, C)
     y, dydnet = readout(params, feats, output, output_error)
