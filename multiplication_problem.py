@@ -813,8 +813,10 @@ def make_test_set(cfg):
     return make_sequences(rng, cfg.n_test, cfg)
 
 
-def predict(cfg, params, X, lengths, chunk=256):
-    """One shared set X (T, n, D), lengths (n,) through every trial -> y (K, n)."""
+def predict(cfg, params, X, lengths, chunk=64):
+    """One shared set X (T, n, D), lengths (n,) through every trial -> y (K, n).
+    Any chunk of two or more gives the same bits (tested); 64 sequences keep each
+    step's arrays in cache, twice as fast as 256."""
     K = params["wy"].shape[0]
     out = []
     for i in range(0, X.shape[1], chunk):

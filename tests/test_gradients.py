@@ -159,6 +159,19 @@ def test_batch_equals_sequences_one_at_a_time(cell):
         np.testing.assert_allclose(total[k], grads[k], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "lstm97"])
+def test_test_set_predictions_do_not_depend_on_the_chunk_size(cell):
+    """predict runs the shared test set through every trial in chunks of sequences; the
+    chunk size is a speed setting only: the same bits as one chunk of all of them (from two
+    sequences up: one alone takes NumPy's matrix-vector path in the forget-gate cell)."""
+    cfg = mp.paper_config("adding", T=20) if cell == "lstm97" else mp.Config(task="adding")
+    params = mp.init_params(cfg, [0, 1, 2])
+    X, L, _ = mp.make_sequences(mp.rng_for(9, 2), 150, cfg)
+    whole = mp.predict(cfg, params, X, L, chunk=150)
+    for chunk in (2, 7, 64):
+        assert np.array_equal(mp.predict(cfg, params, X, L, chunk=chunk), whole), chunk
+
+
 def test_1997_cell_follows_the_paper_equations():
     """The fast forward pass against lstm97_step, the paper's equations written
     out directly: net = W [x, y(t-1), 1], g = a_g (2 sig(net) - 1), gates sig(net),
