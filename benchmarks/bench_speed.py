@@ -129,18 +129,30 @@ def processes_against(rev, iters, repeats):
             archive = subprocess.run(["git", "-C", ROOT, "archive", tree], capture_output=True, check=True).stdout
             subprocess.run(["tar", "-x", "-C", trees[name]], input=archive, check=True)
         times = {"old": [], "new": []}
+        cpu = {"old": [], "new": []}
         for i in range(repeats):
             for name in ("old", "new"):
                 out = os.path.join(d, f"{name}{i}")                  # a fresh folder: no refusal, no overwrite
-                t0 = time.perf_counter()
+                c0, t0 = children_cpu_seconds(), time.perf_counter()
                 subprocess.run([sys.executable, "multiplication_problem.py", *args, "--save-dir", out], check=True,
                                cwd=trees[name], stdout=subprocess.DEVNULL)
                 times[name].append(time.perf_counter() - t0)
-    o, w = np.array(times["old"]), np.array(times["new"])
+                cpu[name].append(children_cpu_seconds() - c0)
     print(f"  paper protocol as whole processes (adding, T=100, 10 trials, {iters:,d} iterations), {repeats} "
-          f"alternating runs each: {rev} best {o.min():.2f} s, median {np.median(o):.2f} s; HEAD best "
-          f"{w.min():.2f} s, median {np.median(w):.2f} s -> {o.min() / w.min():.2f}x (best), "
-          f"{np.median(o) / np.median(w):.2f}x (median)")
+          f"alternating runs each:")
+    for what, t in (("wall time", times), ("CPU time", cpu)):
+        o, w = np.array(t["old"]), np.array(t["new"])
+        print(f"    {what}: {rev} best {o.min():.2f} s, median {np.median(o):.2f} s; HEAD best {w.min():.2f} s, "
+              f"median {np.median(w):.2f} s -> {o.min() / w.min():.2f}x (best), "
+              f"{np.median(o) / np.median(w):.2f}x (median)")
+
+
+def children_cpu_seconds():
+    """User + system CPU time of the finished child processes so far. Unlike the
+    wall time it leaves out the time another job on the machine held the core."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def best(fn, repeats):
