@@ -552,11 +552,13 @@ def lstm97_weights(params):
     """(K, V, 3C): the weights from the wide [y(t-1), x(t), 1] into every wide
     unit, halved (net/2); a step is the row vector of inputs times this matrix.
 
-    Stored with a stride of two elements, so that NumPy's matmul runs its own
-    loop (each net input summed over the inputs in order) instead of BLAS:
-    BLAS's summation order depends on the alignment of each trial's vector,
-    i.e. on its place in the lockstep group, and a trial must give the same
-    bits alone or in any group."""
+    Stored with a stride of two elements, because a trial must give the same
+    bits alone or in any lockstep group: for one sequence (B = 1, the paper's
+    on-line step) NumPy's matmul then runs its own loop, each net input summed
+    over the inputs in order, instead of BLAS's matrix-vector product, whose
+    summation order depends on where the trial's vector sits in memory. For
+    B >= 2 NumPy copies the operands and calls BLAS's gemm on each trial's
+    copy alone, which leaves a trial's bits independent of its group, too."""
     C, N = lstm97_shape(params)
     W = np.concatenate([params["Wr"], params["Wx"], params["b"][:, None, :]], axis=1)   # (K, U+D+1, U)
     K, V, D = W.shape[0], 3 * C + W.shape[1] - W.shape[2], W.shape[1] - W.shape[2] - 1
@@ -590,7 +592,7 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     Z = np.empty((T, 3 * C, K, B), Wt.dtype)          # tanh(net/2)
     S = np.zeros((T + 1, C, K, B), Wt.dtype)          # s_t / 2
     TH = np.empty((T, C, K, B), Wt.dtype)             # tanh(s_t / 2)
-    # per-step views, all contiguous except the matmul's ((K, B, units): a row of inputs per trial and sequence)
+    # per-step views, all contiguous except the matmul's: (K, B, units), a row of inputs per trial and sequence
     Z_k, in_k = Z.transpose(0, 2, 3, 1), inputs[:T].transpose(0, 2, 3, 1)
     Z_all, Z_cells, Z_gates = Z.reshape(T, -1), Z[:, :C].reshape(T, -1), Z[:, C:].reshape(T, -1)
     gates, y_in = R[1:, C:3 * C].reshape(T, -1), R[1:, C:2 * C].reshape(T, -1)
@@ -599,7 +601,7 @@ def lstm97_forward(params, X, lengths, squash=SQUASH["body"], delay=0, output="l
     inc = np.empty(C * KB, Wt.dtype)
     one, half = np.ones(2 * C * KB, Wt.dtype), np.full(2 * C * KB, 0.5, Wt.dtype)
     g_scale, h_scale = a_g / 2, a_h                    # s/2 grows by y_in g/2 = y_in (a_g/2) z
-    g_by, h_by = np.full(C * KB, g_scale, Wt.dtype), np.full(C * KB, h_scale, Wt.dtype)   # an array operand is ~2x faster than a scalar
+    g_by, h_by = np.full(C * KB, g_scale, Wt.dtype), np.full(C * KB, h_scale, Wt.dtype)   # faster than scalar operands
     matmul, tanh, add, multiply = np.matmul, np.tanh, np.add, np.multiply   # looked up once, not at every step
     for z_k, in_t, z, z_g, g, z_c, y_i, s, s_next, th, y_o, y_c in zip(
             Z_k, in_k, Z_all, Z_gates, gates, Z_cells, y_in, S_all[:-1], S_all[1:], TH_all, y_out, y_cells):
@@ -814,9 +816,9 @@ def make_test_set(cfg):
 
 
 def predict(cfg, params, X, lengths, chunk=64):
-    """One shared set X (T, n, D), lengths (n,) through every trial -> y (K, n).
-    Any chunk of two or more gives the same bits (tested); 64 sequences keep each
-    step's arrays in cache, twice as fast as 256."""
+    """One shared set X (T, n, D), lengths (n,) through every trial -> y (K, n),
+    `chunk` sequences at a time (64 keep each step's arrays in cache). The bits
+    do not depend on the chunk unless one holds a single sequence (tested)."""
     K = params["wy"].shape[0]
     out = []
     for i in range(0, X.shape[1], chunk):

@@ -117,7 +117,7 @@ def processes_against(rev, iters, repeats):
     one whole process: start-up, test set, training, the tests at the start and the end,
     the saved files and whatever else that version does at the end), the committed code
     (HEAD) and `rev`'s, each from its own copy of the tree, alternating, on the CPUs this
-    process is given (run it under taskset to pin it)."""
+    process is given (run it under taskset to pin it); prints wall and CPU time."""
     import subprocess
     import tempfile
     args = ["--paper", "--task", "adding", "--T", "100", "--seeds", "0-9", "--workers", "1",

@@ -159,12 +159,16 @@ def test_batch_equals_sequences_one_at_a_time(cell):
         np.testing.assert_allclose(total[k], grads[k], rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "lstm97"])
-def test_test_set_predictions_do_not_depend_on_the_chunk_size(cell):
+@pytest.mark.parametrize("cfg", [
+    mp.Config(task="adding", output="linear"),
+    mp.paper_config("adding", T=20, output="linear"),
+    mp.paper_config("adding", T=20, output="linear", blocks=3, cells_per_block=3),   # BLAS's gemm at B >= 2
+], ids=["lstm", "lstm97", "lstm97-3x3"])
+def test_test_set_predictions_do_not_depend_on_the_chunk_size(cfg):
     """predict runs the shared test set through every trial in chunks of sequences; the
-    chunk size is a speed setting only: the same bits as one chunk of all of them (from two
-    sequences up: one alone takes NumPy's matrix-vector path in the forget-gate cell)."""
-    cfg = mp.paper_config("adding", T=20) if cell == "lstm97" else mp.Config(task="adding")
+    chunk size is a speed setting only: the same bits as one chunk of all of them, from
+    two sequences up (one alone takes another NumPy path). A linear output, so that a
+    difference in the last bit of a cell's output shows."""
     params = mp.init_params(cfg, [0, 1, 2])
     X, L, _ = mp.make_sequences(mp.rng_for(9, 2), 150, cfg)
     whole = mp.predict(cfg, params, X, L, chunk=150)
