@@ -159,6 +159,25 @@ def test_batch_equals_sequences_one_at_a_time(cell):
         np.testing.assert_allclose(total[k], grads[k], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("B", [1, 5])
+@pytest.mark.parametrize("shape", [(2, 2), (3, 3)])
+def test_1997_trial_gives_the_same_bits_alone_or_in_a_group(shape, B):
+    """Each trial's step is its own matmul (NumPy's loop for one sequence, BLAS's gemm on
+    a copy for more), so the trial's place in the lockstep group changes no bit."""
+    cfg = mp.Config(cell="lstm97", output="linear", blocks=shape[0], cells_per_block=shape[1])
+    params, X, L, R = random_problem(cfg, seeds=(0, 1, 2, 3), B=5)
+    L, R = L[:1, :B], R[:, :B]                                  # every trial reads trial 0's sequences
+    X = X[:L.max(), :1, :B]
+    y, cache = mp.forward(cfg, params, X, L.repeat(4, 0))
+    grads = mp.backward(cfg, params, cache, R)
+    for k in range(4):
+        one = {name: v[k:k + 1] for name, v in params.items()}
+        yk, ck = mp.forward(cfg, one, X, L)
+        assert np.array_equal(yk[0], y[k]) and np.array_equal(ck.S[:, :, 0], cache.S[:, :, k])
+        for name, g in mp.backward(cfg, one, ck, R[k:k + 1]).items():
+            assert np.array_equal(g[0], grads[name][k]), name
+
+
 @pytest.mark.parametrize("cfg", [
     mp.Config(task="adding", output="linear"),
     mp.paper_config("adding", T=20, output="linear"),
