@@ -105,5 +105,33 @@ def glance():
     return "\n".join(out)
 
 
+def running():
+    """The glance table's unfinished runs, one bullet each: how far, how fast, what is left.
+    The rate is the mean over the whole run, every stretch of it (some beside other jobs)."""
+    from network_state import state
+    out = []
+    for (task, T, key), _, body, reading in GLANCE:
+        for name, d in (("body text", body), ("closest hypothesis", reading)):
+            path = os.path.join(ROOT, "results", d, "sweep.json")
+            if not os.path.exists(path) or not json.load(open(path))["interrupted"]:
+                continue
+            s = json.load(open(path))
+            cfg, trials = mp.config_from_dict(s["config"]), s["trials"]
+            seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
+            stopped = sum(t["reached_target"] for t in trials)
+            mse = np.array([t["final_test_mse"] for t in trials])
+            rate = seen / s["elapsed_sec"]
+            _, _, _, net = state(os.path.join(ROOT, "results", d))
+            out.append(
+                f"- **{name}, T = {T}** (`results/{d}`): {seen:,d} of {budget:,d} sequences per trial, "
+                f"{stopped}/{len(trials)} stopped; test MSE median {np.median(mse):.4f} ({mse.min():.4f} - "
+                f"{mse.max():.4f}; the test set's own variance {mp.make_test_set(cfg)[2].var():.4f}); "
+                f"cells -> output weights |w_y| {net['|w_y|']:.4f}, marker -> input gate "
+                f"{net['marker->in']:.3f} (medians over the trials); {s['elapsed_sec'] / 3600:.1f} hours of "
+                f"training so far, {rate:.0f} sequences per second per trial on average, so "
+                f"{(budget - seen) / rate / 3600:.1f} hours of one core to the budget at that rate.")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     print(glance() if "--glance" in sys.argv else table())

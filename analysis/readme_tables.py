@@ -45,6 +45,7 @@ SECTIONS = {
     "flags": flag_table,
     "paper-glance": paper_table.glance,
     "paper-table": paper_table.table,
+    "t1000-progress": paper_table.running,
     "ablation-reference-table": ablation_table.reference_table,
     "ablation-paper-table": ablation_table.paper_table,
     "readings-screen": lambda: readings_table.table(["results/readings_screen"]),
