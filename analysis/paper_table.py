@@ -106,10 +106,13 @@ def glance():
 
 
 def running():
-    """The glance table's unfinished runs, one bullet each: how far, how fast, what is left.
-    The rate is the mean over the whole run, every stretch of it (some beside other jobs)."""
+    """The glance table's unfinished runs: how far, how fast, what is left. The wall time
+    counts every stretch of the run, pauses and stretches beside other jobs included."""
     from network_state import state
-    out = []
+    out = ["| run | sequences per trial (budget) | stopped | test MSE: median (range) | &#124;w_y&#124; "
+           "| marker -> in gate | wall time so far | sequences per second per trial "
+           "| hours of one core to the budget at that rate, at most |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for (task, T, key), _, body, reading in GLANCE:
         for name, d in (("body text", body), ("closest hypothesis", reading)):
             path = os.path.join(ROOT, "results", d, "sweep.json")
@@ -118,20 +121,15 @@ def running():
             s = json.load(open(path))
             cfg, trials = mp.config_from_dict(s["config"]), s["trials"]
             seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
-            stopped = sum(t["reached_target"] for t in trials)
             mse = np.array([t["final_test_mse"] for t in trials])
             rate = seen / s["elapsed_sec"]
             _, _, _, net = state(os.path.join(ROOT, "results", d))
-            out.append(
-                f"- **{name}, T = {T}** (`results/{d}`): {seen:,d} of {budget:,d} sequences per trial, "
-                f"{stopped}/{len(trials)} stopped; test MSE median {np.median(mse):.4f} ({mse.min():.4f} - "
-                f"{mse.max():.4f}; the test set's own variance {mp.make_test_set(cfg)[2].var():.4f}); "
-                f"cells -> output weights |w_y| {net['|w_y|']:.4f}, marker -> input gate "
-                f"{net['marker->in']:.3f} (medians over the trials); {s['elapsed_sec'] / 3600:.1f} hours of "
-                f"training so far, {rate:.0f} sequences per second per trial on average, so "
-                f"{(budget - seen) / rate / 3600:.1f} hours of one core to the budget at that rate.")
+            out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
+                       f"| {sum(t['reached_target'] for t in trials)}/{len(trials)} "
+                       f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {net['|w_y|']:.4f} "
+                       f"| {net['marker->in']:.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rate:.0f} "
+                       f"| {(budget - seen) / rate / 3600:.1f} |")
     return "\n".join(out)
-
 
 if __name__ == "__main__":
     print(glance() if "--glance" in sys.argv else table())
