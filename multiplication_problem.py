@@ -877,6 +877,7 @@ class TrainState:
     snapshots: list               # (iteration, params) for the GIF; single runs only
     it: int = 0
     elapsed: float = 0.0
+    stretches: list = dataclasses.field(default_factory=list)   # one per run_until call: see start_stretch
     stacked: tuple = None         # (chunk ids, the running trials' current chunks stacked): lockstep_batch; not saved
 
 
@@ -981,6 +982,7 @@ def run_until(cfg, st, test, last, log, checkpoint=None):
     n_seq = sorted(cfg.n_seq, reverse=True)
     stop = functools.partial(freeze, cfg, st, log=log)
     start, last_print, it0, t0 = time.perf_counter() - st.elapsed, 0.0, st.it, time.perf_counter()
+    start_stretch(st)
     for it in range(st.it + 1, last + 1):
         if not st.active.any():
             break
@@ -1010,11 +1012,26 @@ def run_until(cfg, st, test, last, log, checkpoint=None):
             _progress(log, cfg, st, T, (it - it0) * B / max(time.perf_counter() - t0, 1e-9))
         if checkpoint and (INTERRUPTS or done or it == cfg.max_iters or
                            cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
-            st.elapsed = now
+            clock(st, now)
             checkpoint(st)
         if done or INTERRUPTS:
             break
-    st.elapsed = time.perf_counter() - start
+    clock(st, time.perf_counter() - start)
+
+
+def start_stretch(st):
+    """A stretch is one uninterrupted piece of a run in one process: its
+    iterations and the run's elapsed seconds [from, to], the date and the
+    processor, so that a run resumed on several days reports how fast each
+    piece went (sweep.json's "stretches")."""
+    st.stretches.append({"iterations": [st.it, st.it], "elapsed_sec": [st.elapsed, st.elapsed],
+                         "date": time.strftime("%Y-%m-%d"), "processor": cpu_name()})
+
+
+def clock(st, elapsed):
+    """The run's elapsed seconds are `elapsed` at iteration st.it: the latest stretch ends here."""
+    st.elapsed = elapsed
+    st.stretches[-1]["iterations"][1], st.stretches[-1]["elapsed_sec"][1] = st.it, elapsed
 
 
 def finish(cfg, st, elapsed, test):
@@ -1039,7 +1056,7 @@ def finish(cfg, st, elapsed, test):
             "stops": st.stops[k], "fault": st.faults[k],
         })
     return {"params": st.params, "results": results, "elapsed_sec": elapsed, "iterations": it,
-            "snapshots": snapshots, "interrupted": bool(INTERRUPTS)}
+            "snapshots": snapshots, "interrupted": bool(INTERRUPTS), "stretches": st.stretches}
 
 
 def _progress(log, cfg, st, T, rate):
@@ -1149,6 +1166,7 @@ def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
             "iterations": max(p["iterations"] for p in parts), "snapshots": [],
+            "stretches": max(parts, key=lambda p: p["iterations"])["stretches"],      # the groups ran side by side
             "interrupted": any(p["interrupted"] for p in parts), "checkpoints": paths}
 
 
@@ -1180,7 +1198,8 @@ def select_trials(st, ks):
         streams=[st.streams[k] for k in ks], active=st.active[ks], stopped_at=st.stopped_at[ks],
         reached=st.reached[ks], faults=[st.faults[k] for k in ks], losses=[l[ks] for l in st.losses],
         loss_acc=st.loss_acc[ks], curve=[(i, m[ks], w[ks]) for i, m, w in st.curve], recent=st.recent[ks],
-        n_wrong=st.n_wrong[ks], stops=[st.stops[k] for k in ks], snapshots=[], it=st.it, elapsed=st.elapsed)
+        n_wrong=st.n_wrong[ks], stops=[st.stops[k] for k in ks], snapshots=[], it=st.it, elapsed=st.elapsed,
+        stretches=json.loads(json.dumps(st.stretches)))
 
 
 def merge_states(cfg, states):
@@ -1224,7 +1243,8 @@ def merge_states(cfg, states):
         loss_acc=cat([l[1] for l in losses]),
         curve=[(t, cat([c[n][1] for c in curves]), cat([c[n][2] for c in curves])) for n, t in enumerate(its)],
         recent=cat([s.recent for s in states]), n_wrong=cat([s.n_wrong for s in states]),
-        stops=[x for s in states for x in s.stops], snapshots=[], it=it, elapsed=max(s.elapsed for s in states))
+        stops=[x for s in states for x in s.stops], snapshots=[], it=it, elapsed=max(s.elapsed for s in states),
+        stretches=max(states, key=lambda s: s.it).stretches)   # the furthest group's, as train_parallel reports
 
 
 def regroup(cfg, states, groups, log):
@@ -1260,7 +1280,7 @@ def save_checkpoint(path, cfg, st):
         if st.snapshots:
             a["s." + k] = np.stack([s[1][k] for s in st.snapshots])
     meta = {"version": CHECKPOINT_VERSION, "config": config_dict(cfg), "seeds": st.seeds, "it": st.it,
-            "elapsed": st.elapsed, "stops": st.stops, "faults": st.faults,
+            "elapsed": st.elapsed, "stretches": st.stretches, "stops": st.stops, "faults": st.faults,
             "streams": [{"rng": s.rng.bit_generator.state, "chunk_state": s.state, "pos": s.pos}
                         for s in st.streams]}
     a["meta"] = np.array(json.dumps(meta))
@@ -1297,7 +1317,7 @@ def load_checkpoint(path):
             curve=[(int(i), m, w) for i, m, w in zip(a["curve_it"], a["curve_mse"], a["curve_wrong"])],
             recent=a["recent"], n_wrong=a["n_wrong"], stops=meta["stops"],
             snapshots=[(int(i), {k: a["s." + k][j] for k in keys}) for j, i in enumerate(a["snap_it"])],
-            it=meta["it"], elapsed=meta["elapsed"])
+            it=meta["it"], elapsed=meta["elapsed"], stretches=meta.get("stretches", []))   # none before 2026-11-30
     except RunError:
         raise
     except Exception as e:
@@ -1435,7 +1455,7 @@ def save_single(save_dir, cfg, out):
         os.unlink(snap_path)                               # another run's snapshots would animate that run
     history = {"version": RESULTS_VERSION, "config": config_dict(cfg), **r,
                "interrupted": out["interrupted"],
-               "elapsed_sec": out["elapsed_sec"], "chance_mse": chance_mse(cfg),
+               "elapsed_sec": out["elapsed_sec"], "stretches": out["stretches"], "chance_mse": chance_mse(cfg),
                "weights": int(sum(v[0].size for v in out["params"].values())),
                "env": environment()}
     save_json(os.path.join(save_dir, "history.json"), history)
@@ -1572,7 +1592,7 @@ def save_sweep(save_dir, cfg, out, seeds):
     os.makedirs(save_dir, exist_ok=True)
     save_npz(os.path.join(save_dir, "sweep_weights.npz"), {"seeds": np.array(seeds), **out["params"]})
     sweep = {"version": RESULTS_VERSION, "config": config_dict(cfg),
-             **summarise(cfg, out["results"]), "elapsed_sec": out["elapsed_sec"],
+             **summarise(cfg, out["results"]), "elapsed_sec": out["elapsed_sec"], "stretches": out["stretches"],
              "chance_mse": chance_mse(cfg), "env": environment(),
              "interrupted": out["interrupted"], "trials": [{k: v for k, v in r.items() if k != "train_losses"} for r in out["results"]]}
     save_json(os.path.join(save_dir, "sweep.json"), sweep)

@@ -105,13 +105,24 @@ def glance():
     return "\n".join(out)
 
 
+def latest_stretch(sweep, at_least=600):
+    """-> (sequences per second per trial, hours, date) of the run's latest stretch of
+    at least `at_least` seconds (one piece in one process: sweep.json's "stretches"), or None."""
+    B = sweep["config"]["batch_size"]
+    for s in reversed(sweep.get("stretches", [])):
+        seconds = s["elapsed_sec"][1] - s["elapsed_sec"][0]
+        if seconds >= at_least:
+            return (s["iterations"][1] - s["iterations"][0]) * B / seconds, seconds / 3600, s["date"]
+    return None
+
+
 def running():
     """The glance table's unfinished runs: how far, how fast, what is left. The wall time
     counts every stretch of the run, pauses and stretches beside other jobs included."""
     from network_state import state
     out = ["| run | sequences per trial (budget) | stopped | test MSE: median (range) | &#124;w_y&#124; "
-           "| marker -> in gate | wall time so far | sequences per second per trial "
-           "| hours of one core to the budget at that rate, at most |",
+           "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
+           "| hours of one core to the budget at the latest rate |",
            "|---|---|---|---|---|---|---|---|---|"]
     for (task, T, key), _, body, reading in GLANCE:
         for name, d in (("body text", body), ("closest hypothesis", reading)):
@@ -123,11 +134,17 @@ def running():
             seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
             mse = np.array([t["final_test_mse"] for t in trials])
             rate = seen / s["elapsed_sec"]
+            latest = latest_stretch(s)
+            if latest:
+                rates = f"{rate:.0f}; {latest[0]:.0f} ({latest[1]:.1f} h on {latest[2]})"
+                rate = latest[0]
+            else:
+                rates = f"{rate:.0f}; not recorded"
             _, _, _, net = state(os.path.join(ROOT, "results", d))
             out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
                        f"| {sum(t['reached_target'] for t in trials)}/{len(trials)} "
                        f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {net['|w_y|']:.4f} "
-                       f"| {net['marker->in']:.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rate:.0f} "
+                       f"| {net['marker->in']:.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} "
                        f"| {(budget - seen) / rate / 3600:.1f} |")
     return "\n".join(out)
 

@@ -191,3 +191,15 @@ def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
     assert paper_table.cell(str(path), "all_correct") == ("3/4 stopped (within 400): 217 sequences "
                                                           "(median 150, 100 - 400), 1.0 wrong")
     assert paper_table.cell(str(tmp_path / "none.json"), "13") == "not run yet"
+
+
+def test_latest_stretch_is_the_latest_long_piece_of_a_run():
+    sys.path[:0] = [os.path.join(ROOT, "analysis")]
+    import paper_table
+    piece = lambda its, secs, date: {"iterations": its, "elapsed_sec": secs, "date": date, "processor": "p"}
+    sweep = {"config": {"batch_size": 2}, "stretches": [piece([0, 3600], [0.0, 3600.0], "d1"),
+                                                        piece([3600, 9000], [3600.0, 7200.0], "d2"),
+                                                        piece([9000, 9010], [7200.0, 7210.0], "d3")]}
+    assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2")        # 5,400 iterations of 2 sequences in 1 h
+    assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1")
+    assert paper_table.latest_stretch({"config": {"batch_size": 1}}) is None      # a run from before stretches

@@ -77,6 +77,12 @@ def test_resume_with_other_workers_ends_with_the_same_weights(uninterrupted, tmp
     assert weights.keys() == ref_weights.keys()
     assert all(np.array_equal(weights[k], ref_weights[k]) for k in weights)
     assert not glob.glob(str(tmp_path / "b" / "checkpoint*"))      # finished: nothing left to resume
+    # the run's stretches (one per piece in one process) chain up to its last iteration
+    stretches = json.loads((tmp_path / "b" / "sweep.json").read_text())["stretches"]
+    assert len(stretches) >= 2 and stretches[0]["iterations"][0] == 0
+    assert all(a["iterations"][1] == b["iterations"][0] for a, b in zip(stretches, stretches[1:]))
+    assert stretches[-1]["iterations"][1] == max(t["iterations"] for t in trials)
+    assert all(s["elapsed_sec"][0] <= s["elapsed_sec"][1] and s["processor"] for s in stretches)
 
 
 def test_regrouped_checkpoints_replace_the_old_ones(tmp_path):
