@@ -26,6 +26,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import itertools  # noqa: E402
@@ -1199,7 +1200,7 @@ def select_trials(st, ks):
         reached=st.reached[ks], faults=[st.faults[k] for k in ks], losses=[l[ks] for l in st.losses],
         loss_acc=st.loss_acc[ks], curve=[(i, m[ks], w[ks]) for i, m, w in st.curve], recent=st.recent[ks],
         n_wrong=st.n_wrong[ks], stops=[st.stops[k] for k in ks], snapshots=[], it=st.it, elapsed=st.elapsed,
-        stretches=json.loads(json.dumps(st.stretches)))
+        stretches=copy.deepcopy(st.stretches))
 
 
 def merge_states(cfg, states):
