@@ -282,7 +282,7 @@ def table7_picture(runs, path):
             rng = np.random.default_rng(T)
             jitter = shift * 1.015 ** rng.uniform(-1, 1, len(stopped))
             ax.scatter(T * jitter, stopped, s=16, color=colour, alpha=0.75, zorder=3)
-            if len(stopped):
+            if len(stopped) and not (sweep["interrupted"] and len(running)):    # a partial run's mean would mislead
                 ax.scatter([T * shift], [np.mean(stopped)], marker="_", s=420, lw=2.4, color=colour, zorder=4)
                 ax.scatter([T * shift], [np.median(stopped)], marker="D", s=34, facecolor="white",
                            edgecolor=colour, lw=1.6, zorder=4)
@@ -290,7 +290,8 @@ def table7_picture(runs, path):
                 status = "partial" if sweep["interrupted"] else "budget spent"
                 ax.scatter([T * shift], [running.max()], marker="^", s=70, facecolor="none", edgecolor=colour,
                            lw=1.6, zorder=4)
-                ax.annotate(f"{len(running)} not stopped\nby {running.max():,d}\n({status})", (T * shift, running.max()),
+                done = f"{len(stopped)} stopped (dots),\n" if len(stopped) else ""
+                ax.annotate(f"{done}{len(running)} not stopped\nby {running.max():,d}\n({status})", (T * shift, running.max()),
                             textcoords="offset points", xytext=(8, -4), ha="left", va="top", fontsize=7.5, color=colour)
     paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts]
     ax.scatter(*zip(*paper), marker="*", s=170, color=BLACK, zorder=5)
@@ -299,7 +300,7 @@ def table7_picture(runs, path):
     ax.annotate("paper's single\ntrials, T = 1000", (1000 / 1.1, hi), textcoords="offset points", xytext=(-5, 0),
                 ha="right", va="top", fontsize=7.5)
     handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=l) for l, c, _ in NETWORKS]
-    handles += [plt.Line2D([], [], color="0.35", marker="_", ms=14, mew=2.4, ls="none", label="mean of the trials that stopped"),
+    handles += [plt.Line2D([], [], color="0.35", marker="_", ms=14, mew=2.4, ls="none", label="mean of the trials that stopped (finished runs)"),
                 plt.Line2D([], [], color="0.35", marker="D", mfc="white", ls="none", label="median"),
                 plt.Line2D([], [], color="0.35", marker="^", mfc="none", ls="none", label="not stopped by then"),
                 plt.Line2D([], [], color=BLACK, marker="*", ms=12, ls="none", label="paper: mean of 10 trials (Table 7)")]
