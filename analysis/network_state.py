@@ -63,13 +63,46 @@ def state(run_dir, n=256):
     }
     seen = max(t["sequences_seen"] for t in s["trials"])
     stopped = sum(t["reached_target"] for t in s["trials"])
-    first = [next((c[1] for c in t["test_curve"] if c[2] < s["chance_mse"] / 2), None) for t in s["trials"]]
-    started = [x for x in first if x is not None]
-    to_stop = [t["sequences_seen"] - x for t, x in zip(s["trials"], first) if x is not None and t["reached_target"]]
+    started, to_stop = leaving_chance(s)
     summary = {k: float(np.median(v)) for k, v in row.items()}
     summary["started"] = (float(np.median(started)) if started else None, len(started))
     summary["to stop"] = (min(to_stop), max(to_stop)) if to_stop else None
     return cfg, seen, stopped, summary
+
+
+def leaving_chance(sweep):
+    """-> sequences at which each trial that got there left the chance level (its first
+    test below half the generator's chance MSE), and from there to each stop."""
+    first = [next((c[1] for c in t["test_curve"] if c[2] < sweep["chance_mse"] / 2), None) for t in sweep["trials"]]
+    started = [x for x in first if x is not None]
+    to_stop = [t["sequences_seen"] - x for t, x in zip(sweep["trials"], first) if x is not None and t["reached_target"]]
+    return started, to_stop
+
+
+LONG_LAG_RUNS = [("T = 100, closest hypothesis", "readings/adding_T100_plain_output_error_caption_squash"),
+                 ("T = 100, body text", "paper_adding_T100_rerun"),
+                 ("T = 500, closest hypothesis", "readings/adding_T500_plain_output_error_caption_squash"),
+                 ("T = 500, plain-error hypothesis", "readings/adding_T500_plain_output_error"),
+                 ("T = 500, body text", "paper_adding_T500"),
+                 ("T = 1000, closest hypothesis", "readings/adding_T1000_plain_output_error_caption_squash"),
+                 ("T = 1000, body text", "paper_adding_T1000")]
+
+
+def leaving_chance_table(results="results"):
+    """Markdown: per run, when its trials left the chance level and how long they took from there to stop."""
+    out = ["| run | left chance: median (range) | from there to the stop |", "|---|---|---|"]
+    for label, d in LONG_LAG_RUNS:
+        s = json.load(open(os.path.join(results, d, "sweep.json")))
+        started, to_stop = leaving_chance(s)
+        n = len(s["trials"])
+        so_far = " so far" if s["interrupted"] else ""
+        if not started:
+            left = f"none of {n} trials{so_far}"
+        else:
+            left = f"{np.median(started):,.0f} ({min(started):,d} - {max(started):,d})" + \
+                (f", {len(started)} of {n} trials{so_far}" if len(started) < n else "")
+        out.append(f"| {label} | {left} | {f'{min(to_stop):,d} - {max(to_stop):,d}' if to_stop else '-'} |")
+    return "\n".join(out)
 
 
 def main(dirs):

@@ -116,11 +116,17 @@ def latest_stretch(sweep, at_least=600):
     return None
 
 
+def stopped_list(trials):
+    """'3/10: 2,228,249, 2,253,888, 2,429,292': how many stopped, and after how many sequences."""
+    at = sorted(t["sequences_seen"] for t in trials if t["reached_target"])
+    return f"{len(at)}/{len(trials)}" + (": " + ", ".join(f"{x:,d}" for x in at) if at else "")
+
+
 def running():
     """The glance table's unfinished runs: how far, how fast, what is left. The wall time
     counts every stretch of the run, pauses and stretches beside other jobs included."""
     from network_state import state
-    out = ["| run | sequences per trial (budget) | stopped | test MSE: median (range) | &#124;w_y&#124; "
+    out = ["| run | sequences per trial (budget) | stopped: how many, after how many sequences | test MSE: median (range) | &#124;w_y&#124; "
            "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
            "| hours of one core to the budget at the latest rate |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -142,7 +148,7 @@ def running():
                 rates = f"{rate:.0f}; not recorded"
             _, _, _, net = state(os.path.join(ROOT, "results", d))
             out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
-                       f"| {sum(t['reached_target'] for t in trials)}/{len(trials)} "
+                       f"| {stopped_list(trials)} "
                        f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {net['|w_y|']:.4f} "
                        f"| {net['marker->in']:.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} "
                        f"| {(budget - seen) / rate / 3600:.1f} |")

@@ -66,7 +66,8 @@ def table(folders):
             seq = np.array([r["sequences"] for r in picked])
             wrong = np.array([r["test_wrong"] for r in picked])
             mse = np.mean([r["test_mse"] for r in picked])
-            out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {len(picked)}/{len(trials)} "
+            count = f"{len(picked)}/{len(trials)}" + (f" ({budget})" if s["interrupted"] and len(picked) < len(trials) else "")
+            out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {count} "
                        f"| {spread(seq)} | {wrong.mean():.1f} / {np.median(wrong):g} / "
                        f"{wrong.max()} | {mse:.5f} | {s['elapsed_sec']:,.0f} s | {command(s)} |")
     return "\n".join(out)

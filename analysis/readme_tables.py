@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablation_table  # noqa: E402
 import forum_table as forum  # noqa: E402
 import multiplication_problem as mp  # noqa: E402
+import network_state  # noqa: E402
 import paper_table  # noqa: E402
 import readings_table  # noqa: E402
 
@@ -46,6 +47,7 @@ SECTIONS = {
     "paper-glance": paper_table.glance,
     "paper-table": paper_table.table,
     "t1000-progress": paper_table.running,
+    "leaving-chance": lambda: network_state.leaving_chance_table(os.path.join(ROOT, "results")),
     "ablation-reference-table": ablation_table.reference_table,
     "ablation-paper-table": ablation_table.paper_table,
     "readings-screen": lambda: readings_table.table(["results/readings_screen"]),

@@ -203,3 +203,14 @@ def test_latest_stretch_is_the_latest_long_piece_of_a_run():
     assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2")        # 5,400 iterations of 2 sequences in 1 h
     assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1")
     assert paper_table.latest_stretch({"config": {"batch_size": 1}}) is None      # a run from before stretches
+
+
+def test_leaving_chance_is_the_first_test_below_half_the_chance_level():
+    sys.path[:0] = [os.path.join(ROOT, "analysis")]
+    import network_state
+    curve = lambda *mses: [[i * 100, i * 100, m, 0] for i, m in enumerate(mses)]
+    sweep = {"chance_mse": 0.04, "trials": [
+        {"test_curve": curve(0.04, 0.021, 0.019, 0.001), "sequences_seen": 350, "reached_target": True},
+        {"test_curve": curve(0.04, 0.039, 0.04), "sequences_seen": 300, "reached_target": False},
+        {"test_curve": curve(0.04, 0.01), "sequences_seen": 120, "reached_target": True}]}
+    assert network_state.leaving_chance(sweep) == ([200, 100], [150, 20])
