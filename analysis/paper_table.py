@@ -125,34 +125,35 @@ def stopped_list(trials):
 def running():
     """The glance table's unfinished runs: how far, how fast, what is left. The wall time
     counts every stretch of the run, pauses and stretches beside other jobs included."""
-    from network_state import state
+    from network_state import key_weights
     out = ["| run | sequences per trial (budget) | stopped: how many, after how many sequences | test MSE: median (range) | &#124;w_y&#124; "
            "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
            "| hours of one core to the budget at the latest rate |",
            "|---|---|---|---|---|---|---|---|---|"]
-    for (task, T, key), _, body, reading in GLANCE:
-        for name, d in (("body text", body), ("closest hypothesis", reading)):
-            path = os.path.join(ROOT, "results", d, "sweep.json")
-            if not os.path.exists(path) or not json.load(open(path))["interrupted"]:
-                continue
-            s = json.load(open(path))
-            cfg, trials = mp.config_from_dict(s["config"]), s["trials"]
-            seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
-            mse = np.array([t["final_test_mse"] for t in trials])
-            rate = seen / s["elapsed_sec"]
-            latest = latest_stretch(s)
-            if latest:
-                rates = f"{rate:.0f}; {latest[0]:.0f} ({latest[1]:.1f} h on {latest[2]})"
-                rate = latest[0]
-            else:
-                rates = f"{rate:.0f}; not recorded"
-            _, _, _, net = state(os.path.join(ROOT, "results", d))
-            out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
-                       f"| {stopped_list(trials)} "
-                       f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {net['|w_y|']:.4f} "
-                       f"| {net['marker->in']:.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} "
-                       f"| {(budget - seen) / rate / 3600:.1f} |")
+    folders = dict.fromkeys((name, T, d) for (task, T, key), _, body, reading in GLANCE
+                            for name, d in (("body text", body), ("closest hypothesis", reading)))   # Table 8's rows share one
+    for name, T, d in folders:
+        folder = os.path.join(ROOT, "results", d)
+        if not os.path.exists(os.path.join(folder, "sweep.json")):
+            continue
+        s = json.load(open(os.path.join(folder, "sweep.json")))
+        if not s["interrupted"]:
+            continue
+        cfg, trials = mp.config_from_dict(s["config"]), s["trials"]
+        seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
+        mse = np.array([t["final_test_mse"] for t in trials])
+        mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
+        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} ({latest[1]:.1f} h on {latest[2]})" if latest else "not recorded")
+        rate = latest[0] if latest else mean_rate
+        with np.load(os.path.join(folder, "sweep_weights.npz")) as z:
+            w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})
+        out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
+                   f"| {stopped_list(trials)} "
+                   f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {np.median(w_y):.4f} "
+                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} "
+                   f"| {(budget - seen) / rate / 3600:.1f} |")
     return "\n".join(out)
+
 
 if __name__ == "__main__":
     print(glance() if "--glance" in sys.argv else table())
