@@ -313,13 +313,23 @@ def outer_sum(a, b, block=1):
     gradient is bit-identical whatever the other trials in its lockstep group
     (and hence the padded length) are."""
     if block > 1:
-        T, K, B = a.shape[0], b.shape[1], b.shape[2]
-        n = -(-T // block)
-        pad = lambda x: np.concatenate([x, np.zeros((n * block - T,) + x.shape[1:], x.dtype)])
-        blocks = lambda x: pad(np.broadcast_to(x, (T, K, B, x.shape[-1]))).reshape(n, block, K, B, -1) \
-            .transpose(0, 2, 1, 3, 4).reshape(n, K, block * B, -1)
-        return np.matmul(blocks(a).swapaxes(-1, -2), blocks(b)).sum(axis=0)
+        K, B = b.shape[1], b.shape[2]
+        return np.matmul(time_blocks(a, block, K, B).swapaxes(-1, -2), time_blocks(b, block, K, B)).sum(axis=0)
     return np.matmul(a.swapaxes(-1, -2), b).sum(axis=0)
+
+
+def time_blocks(x, block, K, B):
+    """x (T, K|1, B, P) -> (n, K, block * B, P): the steps in blocks of `block`,
+    each block's steps and sequences on one axis, the last block padded with
+    zeros. One copy, written straight into the blocked layout."""
+    T, P = x.shape[0], x.shape[-1]
+    n, full = -(-T // block), T // block
+    out = np.zeros((n, K, block, B, P), x.dtype)
+    by_time = out.transpose(0, 2, 1, 3, 4)                # (n, block, K, B, P), a view of out
+    by_time[:full] = x[:full * block].reshape((full, block) + x.shape[1:])
+    if full < n:
+        by_time[full, :T - full * block] = x[full * block:]
+    return out.reshape(n, K, block * B, P)
 
 
 def net_input_grads(grads, X, prev, dNet, recurrent):
@@ -661,7 +671,7 @@ def lstm97_backward(params, cache, dy, truncated=True):
     yin_b = yin[:, ::P]                                              # (T, N, K, B)
     gates_in *= yin_b
     gates_in *= 1 - yin_b
-    dNET[:, :C + N] *= (np.arange(T)[:, None, None] <= r)[:, None]   # no error after the read step
+    dNET[:, :C + N] *= (np.arange(T)[:, None, None] <= r).astype(dNET.dtype)[:, None]   # no error after the read step
     dNET[:, C + N:] = 0.0
     yout_rb = yout_r[..., ::P]                                       # (K, B, N)
     dNET[r, C + N:, kk, bb] = dyout * yout_rb * (1 - yout_rb)

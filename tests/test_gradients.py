@@ -178,6 +178,26 @@ def test_1997_trial_gives_the_same_bits_alone_or_in_a_group(shape, B):
             assert np.array_equal(g[0], grads[name][k]), name
 
 
+@pytest.mark.parametrize("T", [5, 64, 100, 130])
+def test_outer_sum_is_the_plain_sum_and_padding_changes_no_bit(T):
+    """The weight gradients' sum over steps and sequences, taken in blocks of 64
+    steps (laid out for one matmul each), equals the plain einsum to rounding;
+    and steps of zeros appended to b (a trial padded to a longer group's length)
+    leave every bit as it was, at any length, with a broadcast (K = 1) or a
+    per-trial a."""
+    rng = np.random.default_rng(T)
+    for K_a in (1, 3):
+        a, b = rng.normal(size=(T, K_a, 4, 5)), rng.normal(size=(T, 3, 4, 6))
+        got = mp.outer_sum(a, b, block=64)
+        assert got.shape == (3, 5, 6)
+        np.testing.assert_allclose(got, np.einsum("tkbp,tkbq->kpq", np.broadcast_to(a, (T, 3, 4, 5)), b),
+                                   rtol=1e-12, atol=1e-12)
+        for extra in (1, 64 - T % 64, 70):
+            a_long = np.concatenate([a, rng.normal(size=(extra,) + a.shape[1:])])
+            b_long = np.concatenate([b, np.zeros((extra,) + b.shape[1:])])
+            assert np.array_equal(mp.outer_sum(a_long, b_long, block=64), got), extra
+
+
 @pytest.mark.parametrize("cfg", [
     mp.Config(task="adding", output="linear"),
     mp.paper_config("adding", T=20, output="linear"),
