@@ -22,6 +22,23 @@ def spread(values):
     return f"{v.mean():,.0f}, {np.median(v):,.0f} ({v.min():,d} - {v.max():,d})"
 
 
+def at_least(trials, key):
+    """(mean, median) that the sequences to stop `key` of all the trials are at least: a
+    trial that has not reached it counts with the sequences it has seen (it needs more, or
+    never gets there). Where some trials have not stopped, the mean of those that have is
+    biased low; these bounds are not."""
+    v = np.array([t["stops"][key]["sequences"] if key in t["stops"] else t["sequences_seen"] for t in trials])
+    return v.mean(), np.median(v)
+
+
+def bounds_text(trials, key):
+    """'all 10: mean at least X, median at least Y', or '' when every trial has stopped."""
+    if all(key in t["stops"] for t in trials):
+        return ""
+    mean, median = at_least(trials, key)
+    return f"all {len(trials)}: mean at least {mean:,.0f}, median at least {median:,.0f}"
+
+
 def table(pattern="paper_*"):
     out = ["| run | stop | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: mean, median (max) "
            "| test MSE: mean (max) | wall time |", "|---|---|---|---|---|---|---|"]
@@ -46,14 +63,15 @@ def rows(path):
         picked = [t["stops"][k] for t in trials if k in t["stops"]]
         label = {"all_correct": "all 2000 correct", "-": "none reached"}.get(k, f"n_seq = {k}")
         if s["interrupted"]:
-            label += f" (interrupted at {max(t['iterations'] for t in trials):,d} sequences)"
+            label += f" (interrupted at {max(t['sequences_seen'] for t in trials):,d} sequences)"
         if not picked:
             out.append(f"| {name} | {label} | 0/{len(trials)} | - | - | - | {s['elapsed_sec']:,.0f} s |")
             continue
         seq = np.array([r["sequences"] for r in picked])
         wrong = np.array([r["test_wrong"] for r in picked])
         mse = np.array([r["test_mse"] for r in picked])
-        out.append(f"| {name} | {label} | {len(picked)}/{len(trials)} | {spread(seq)} "
+        bound = bounds_text(trials, k)
+        out.append(f"| {name} | {label} | {len(picked)}/{len(trials)} | {spread(seq)}{'; ' + bound if bound else ''} "
               f"| {wrong.mean():.1f}, {np.median(wrong):g} ({wrong.max()}) | {mse.mean():.5f} ({mse.max():.5f}) "
               f"| {s['elapsed_sec']:,.0f} s |")
     return out
@@ -82,16 +100,17 @@ def cell(path, key):
     s = json.load(open(path))
     trials = s["trials"]
     picked = [t["stops"][key] for t in trials if key in t["stops"]]
-    seen = max(t["iterations"] for t in trials)
+    seen = max(t["sequences_seen"] for t in trials)
     state = f"partial: {seen:,d} sequences per trial so far" if s["interrupted"] else f"within {seen:,d}"
     if not picked:
         return f"0/{len(trials)} stopped ({state})"
     seq = np.array([r["sequences"] for r in picked])
     wrong = np.mean([r["test_wrong"] for r in picked])
     mse = f", MSE {np.mean([r['test_mse'] for r in picked]):.5f}" if s["config"]["task"] == "multiplication" else ""
-    return (f"{len(picked)}/{len(trials)} stopped{' (' + state + ')' if len(picked) < len(trials) else ''}: "
+    bound = bounds_text(trials, key)
+    return (f"{len(picked)}/{len(trials)} stopped{' (' + state + ')' if bound else ''}: "
             f"{seq.mean():,.0f} sequences (median {np.median(seq):,.0f}, {seq.min():,d} - {seq.max():,d}), "
-            f"{wrong:.1f} wrong{mse}")
+            f"{wrong:.1f} wrong{mse}{'; ' + bound if bound else ''}")
 
 
 def glance():

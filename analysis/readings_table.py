@@ -16,7 +16,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import multiplication_problem as mp  # noqa: E402
-from paper_table import spread  # noqa: E402
+from paper_table import bounds_text, spread  # noqa: E402
 
 READINGS = {  # config field: (value that is not the body text, label, the sentence it rests on)
     "squash": ("caption", "g in [-1, 1], h in [-2, 2]", "Table 10's caption"),
@@ -56,9 +56,9 @@ def table(folders):
         for key in mp.stop_keys(trials) or ["-"]:
             picked = [t["stops"][key] for t in trials if key in t["stops"]]
             stop = "" if key in ("all_correct", "-") else f", n_seq = {key}"
-            budget = f"not within {max(t['iterations'] for t in trials):,d}"
+            budget = f"not within {max(t['sequences_seen'] for t in trials):,d}"
             if s["interrupted"]:
-                budget = f"partial: interrupted at {max(t['iterations'] for t in trials):,d}"
+                budget = f"partial: interrupted at {max(t['sequences_seen'] for t in trials):,d}"
             if not picked:
                 out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | 0/{len(trials)} | {budget} | - | - "
                            f"| {s['elapsed_sec']:,.0f} s | {command(s)} |")
@@ -68,7 +68,8 @@ def table(folders):
             mse = np.mean([r["test_mse"] for r in picked])
             count = f"{len(picked)}/{len(trials)}" + (f" ({budget})" if s["interrupted"] and len(picked) < len(trials) else "")
             out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {count} "
-                       f"| {spread(seq)} | {wrong.mean():.1f} / {np.median(wrong):g} / "
+                       f"| {spread(seq)}{'; ' + bounds_text(trials, key) if len(picked) < len(trials) else ''} "
+                       f"| {wrong.mean():.1f} / {np.median(wrong):g} / "
                        f"{wrong.max()} | {mse:.5f} | {s['elapsed_sec']:,.0f} s | {command(s)} |")
     return "\n".join(out)
 

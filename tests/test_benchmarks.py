@@ -178,18 +178,24 @@ def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
     import json
     sys.path[:0] = [os.path.join(ROOT, "analysis"), os.path.join(ROOT, "benchmarks")]
     import paper_table
-    trials = [{"iterations": 100, "stops": {"all_correct": {"sequences": 100, "test_wrong": 2, "test_mse": 1e-5}}},
-              {"iterations": 300, "stops": {}}]
+    trial = lambda seen, stop=None, wrong=0: {"sequences_seen": seen, "stops": {} if stop is None else {
+        "all_correct": {"sequences": stop, "test_wrong": wrong, "test_mse": 1e-5}}}
+    trials = [trial(100, 100, wrong=2), trial(300)]
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps({"trials": trials, "interrupted": True, "config": {"task": "adding"}}))
     assert paper_table.cell(str(path), "all_correct") == ("1/2 stopped (partial: 300 sequences per trial so far): "
-                                                          "100 sequences (median 100, 100 - 100), 2.0 wrong")
+                                                          "100 sequences (median 100, 100 - 100), 2.0 wrong; "
+                                                          "all 2: mean at least 200, median at least 200")
     assert paper_table.cell(str(path), "13") == "0/2 stopped (partial: 300 sequences per trial so far)"
-    trials.insert(0, {"iterations": 400, "stops": {"all_correct": {"sequences": 400, "test_wrong": 0, "test_mse": 1e-5}}})
-    trials.insert(0, {"iterations": 150, "stops": {"all_correct": {"sequences": 150, "test_wrong": 1, "test_mse": 1e-5}}})
+    trials[:0] = [trial(150, 150, wrong=1), trial(400, 400)]
     path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"}}))
     assert paper_table.cell(str(path), "all_correct") == ("3/4 stopped (within 400): 217 sequences "
-                                                          "(median 150, 100 - 400), 1.0 wrong")
+                                                          "(median 150, 100 - 400), 1.0 wrong; "
+                                                          "all 4: mean at least 238, median at least 225")
+    trials[-1] = trial(500, 500)                           # every trial stopped: no bound, no budget
+    path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"}}))
+    assert paper_table.cell(str(path), "all_correct") == ("4/4 stopped: 288 sequences (median 275, 100 - 500), "
+                                                          "0.8 wrong")
     assert paper_table.cell(str(tmp_path / "none.json"), "13") == "not run yet"
 
 
