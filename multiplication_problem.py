@@ -1348,7 +1348,8 @@ def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
     """The states to resume a run of `seeds` with `workers` lockstep groups from
     the checkpoints in save_dir, whatever grouping wrote them (UsageError if
     there are none, or they hold other seeds or were made with other settings).
-    A checkpoint of another grouping is regrouped and written anew."""
+    The budget (--max-iters) may differ: it bounds the run, it does not change
+    a step. A checkpoint of another grouping is regrouped and written anew."""
     paths = checkpoint_files(save_dir)
     if not paths:
         raise UsageError(f"--resume: no checkpoint in {save_dir}/")
@@ -1358,10 +1359,12 @@ def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
             saved, st = load_checkpoint(path)
         except RunError as e:
             raise UsageError(f"--resume: {e}")
-        if not same_settings(saved, cfg):
-            diff = [flag_name(f) for f in dataclasses.fields(Config) if f.name not in ("quiet", "checkpoint_every")
-                    and getattr(saved, f.name) != getattr(cfg, f.name)]
+        if not same_settings(saved, dataclasses.replace(cfg, max_iters=saved.max_iters)):   # a budget may grow
+            diff = [flag_name(f) for f in dataclasses.fields(Config) if f.name not in ("quiet", "checkpoint_every",
+                    "max_iters") and getattr(saved, f.name) != getattr(cfg, f.name)]
             raise UsageError(f"--resume: {path} was made with other settings (differs in: {', '.join(diff)})")
+        if cfg.max_iters < st.it:
+            raise UsageError(f"--max-iters: {path} is at iteration {st.it:,d} already; give a budget of at least that")
         loaded.append((path, st))
     # a crash while regrouping can leave two copies of a seed: the newer grouping's
     # (at the furthest iteration) wins, the other files go with the regrouping below
@@ -1758,7 +1761,7 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
             kind = str if isinstance(f.default, tuple) else type(f.default)
             a(flag_name(f), dest=f.name, type=kind, choices=meta.get("choices"), default=None, help=help_)
     a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise; "
-      "--workers may differ)")
+      "--workers and a larger --max-iters may differ)")
     if save_dir:
         a("--overwrite", action="store_true", help="replace the run in --save-dir (without it, a folder holding an "
           f"interrupted run, or a finished one other than {DEFAULT_SAVE_DIR}/, is refused)")

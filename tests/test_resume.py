@@ -85,6 +85,26 @@ def test_resume_with_other_workers_ends_with_the_same_weights(uninterrupted, tmp
     assert all(s["elapsed_sec"][0] <= s["elapsed_sec"][1] and s["processor"] for s in stretches)
 
 
+def test_a_larger_budget_on_resume_ends_as_if_it_had_been_the_budget_from_the_start(uninterrupted, tmp_path):
+    """A run checkpointed under --max-iters 1000 resumes under 3000 (the budget bounds the
+    run; it changes no step): the same trials and weights as a run given 3000 at once. A
+    budget below the checkpoint's iteration is refused, exit 2, nothing touched."""
+    small = [*SWEEP[:SWEEP.index("--max-iters")], "--max-iters", "1000", *SWEEP[SWEEP.index("--max-iters") + 2:]]
+    write_checkpoints(str(tmp_path / "b"), cli_config([*small, "--save-dir", "b"]), [[0, 2, 4, 7]], [1000])
+    before = snapshot(tmp_path / "b")
+    r = run([*SWEEP[:SWEEP.index("--max-iters")], "--max-iters", "999", *SWEEP[SWEEP.index("--max-iters") + 2:],
+             "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--max-iters" in r.stderr, r.stderr
+    assert snapshot(tmp_path / "b") == before
+    r = run([*SWEEP, "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    trials, weights = sweep_files(tmp_path / "b")
+    ref_trials, ref_weights = uninterrupted
+    assert trials == ref_trials
+    assert all(np.array_equal(weights[k], ref_weights[k]) for k in ref_weights)
+    assert json.loads((tmp_path / "b" / "sweep.json").read_text())["config"]["max_iters"] == 3000
+
+
 def test_regrouped_checkpoints_replace_the_old_ones(tmp_path):
     cfg = cli_config([*SWEEP, "--save-dir", "b"])
     write_checkpoints(str(tmp_path / "b"), cfg, [[0, 2], [4, 7]], [300, 500])
