@@ -1761,7 +1761,7 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
             kind = str if isinstance(f.default, tuple) else type(f.default)
             a(flag_name(f), dest=f.name, type=kind, choices=meta.get("choices"), default=None, help=help_)
     a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise; "
-      "--workers and a larger --max-iters may differ)")
+      "--workers and --max-iters may differ)")
     if save_dir:
         a("--overwrite", action="store_true", help="replace the run in --save-dir (without it, a folder holding an "
           f"interrupted run, or a finished one other than {DEFAULT_SAVE_DIR}/, is refused)")

@@ -22,7 +22,7 @@ def spread(values):
     return f"{v.mean():,.0f}, {np.median(v):,.0f} ({v.min():,d} - {v.max():,d})"
 
 
-def at_least(trials, key):
+def lower_bounds(trials, key):
     """(mean, median) that the sequences to stop `key` of all the trials are at least: a
     trial that has not reached it counts with the sequences it has seen (it needs more, or
     never gets there). Where some trials have not stopped, the mean of those that have is
@@ -35,12 +35,12 @@ def bounds_text(trials, key):
     """'all 10: mean at least X, median at least Y', or '' when every trial has stopped."""
     if all(key in t["stops"] for t in trials):
         return ""
-    mean, median = at_least(trials, key)
+    mean, median = lower_bounds(trials, key)
     return f"all {len(trials)}: mean at least {mean:,.0f}, median at least {median:,.0f}"
 
 
 def table(pattern="paper_*"):
-    out = ["| run | stop | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: mean, median (max) "
+    out = ["| run | stop | trials stopped | sequences to stop: mean, median (min - max); what all are at least | test wrong of 2560: mean, median (max) "
            "| test MSE: mean (max) | wall time |", "|---|---|---|---|---|---|---|"]
     for path in sorted(glob.glob(os.path.join(ROOT, "results", pattern, "sweep.json")), key=order):
         out += rows(path)

@@ -46,7 +46,7 @@ def command(s):
 
 
 def table(folders):
-    out = ["| reading or hypothesis | rests on | T | trials stopped | sequences to stop: mean, median (min - max) | test wrong of 2560: "
+    out = ["| reading or hypothesis | rests on | T | trials stopped | sequences to stop: mean, median (min - max); what all are at least | test wrong of 2560: "
            "mean / median / max | test MSE: mean | wall time | command |", "|---|---|---|---|---|---|---|---|---|"]
     paths = [p for f in folders for p in sorted(glob.glob(os.path.join(ROOT, f, "*", "sweep.json")))]
     for path in paths:
@@ -66,9 +66,10 @@ def table(folders):
             seq = np.array([r["sequences"] for r in picked])
             wrong = np.array([r["test_wrong"] for r in picked])
             mse = np.mean([r["test_mse"] for r in picked])
+            bound = bounds_text(trials, key)
             count = f"{len(picked)}/{len(trials)}" + (f" ({budget})" if s["interrupted"] and len(picked) < len(trials) else "")
             out.append(f"| {label}{stop} | {source} | {s['config']['T_min']} | {count} "
-                       f"| {spread(seq)}{'; ' + bounds_text(trials, key) if len(picked) < len(trials) else ''} "
+                       f"| {spread(seq)}{'; ' + bound if bound else ''} "
                        f"| {wrong.mean():.1f} / {np.median(wrong):g} / "
                        f"{wrong.max()} | {mse:.5f} | {s['elapsed_sec']:,.0f} s | {command(s)} |")
     return "\n".join(out)

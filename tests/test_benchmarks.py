@@ -188,10 +188,14 @@ def test_glance_cell_reports_partial_and_missing_runs(tmp_path):
                                                           "all 2: mean at least 200, median at least 200")
     assert paper_table.cell(str(path), "13") == "0/2 stopped (partial: 300 sequences per trial so far)"
     trials[:0] = [trial(150, 150, wrong=1), trial(400, 400)]
-    path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"}}))
+    trials[-1] = trial(400)                                # a budget of 400, spent
+    path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"},
+                                "elapsed_sec": 1.0}))
     assert paper_table.cell(str(path), "all_correct") == ("3/4 stopped (within 400): 217 sequences "
                                                           "(median 150, 100 - 400), 1.0 wrong; "
-                                                          "all 4: mean at least 238, median at least 225")
+                                                          "all 4: mean at least 262, median at least 275")
+    assert paper_table.rows(str(path))[0].split(" | ")[3] == ("217, 150 (100 - 400); "
+                                                             "all 4: mean at least 262, median at least 275")
     trials[-1] = trial(500, 500)                           # every trial stopped: no bound, no budget
     path.write_text(json.dumps({"trials": trials, "interrupted": False, "config": {"task": "adding"}}))
     assert paper_table.cell(str(path), "all_correct") == ("4/4 stopped: 288 sequences (median 275, 100 - 500), "

@@ -105,6 +105,18 @@ def test_a_larger_budget_on_resume_ends_as_if_it_had_been_the_budget_from_the_st
     assert json.loads((tmp_path / "b" / "sweep.json").read_text())["config"]["max_iters"] == 3000
 
 
+def test_a_budget_equal_to_the_checkpoints_iteration_ends_the_run_there(tmp_path):
+    """--max-iters at the checkpoint's own iteration is taken: no step, the run ends
+    there with its results written and its checkpoint dropped."""
+    write_checkpoints(str(tmp_path / "b"), cli_config([*SWEEP, "--save-dir", "b"]), [[0, 2, 4, 7]], [1000])
+    at = [*SWEEP[:SWEEP.index("--max-iters")], "--max-iters", "1000", *SWEEP[SWEEP.index("--max-iters") + 2:]]
+    r = run([*at, "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    sweep = json.loads((tmp_path / "b" / "sweep.json").read_text())
+    assert not sweep["interrupted"] and max(t["iterations"] for t in sweep["trials"]) == 1000
+    assert not glob.glob(str(tmp_path / "b" / "checkpoint*"))
+
+
 def test_regrouped_checkpoints_replace_the_old_ones(tmp_path):
     cfg = cli_config([*SWEEP, "--save-dir", "b"])
     write_checkpoints(str(tmp_path / "b"), cfg, [[0, 2], [4, 7]], [300, 500])
