@@ -890,6 +890,7 @@ class TrainState:
     elapsed: float = 0.0
     stretches: list = dataclasses.field(default_factory=list)   # one per run_until call: see start_stretch
     stacked: tuple = None         # (chunk ids, the running trials' current chunks stacked): lockstep_batch; not saved
+    cpu_start: float = 0.0        # this process's CPU seconds when the latest stretch began; not saved
 
 
 def new_state(cfg, seeds):
@@ -1032,17 +1033,22 @@ def run_until(cfg, st, test, last, log, checkpoint=None):
 
 def start_stretch(st):
     """A stretch is one uninterrupted piece of a run in one process: its
-    iterations and the run's elapsed seconds [from, to], the date and the
-    processor, so that a run resumed on several days reports how fast each
-    piece went (sweep.json's "stretches")."""
-    st.stretches.append({"iterations": [st.it, st.it], "elapsed_sec": [st.elapsed, st.elapsed],
+    iterations and the run's elapsed seconds [from, to], the CPU seconds the
+    process spent on it, the date and the processor, so that a run resumed on
+    several days reports how fast each piece went (sweep.json's "stretches").
+    The CPU seconds leave out the time the process waited for a core or was
+    stopped (SIGSTOP); the elapsed seconds count it."""
+    st.cpu_start = time.process_time()
+    st.stretches.append({"iterations": [st.it, st.it], "elapsed_sec": [st.elapsed, st.elapsed], "cpu_sec": 0.0,
                          "date": time.strftime("%Y-%m-%d"), "processor": cpu_name()})
 
 
 def clock(st, elapsed):
     """The run's elapsed seconds are `elapsed` at iteration st.it: the latest stretch ends here."""
     st.elapsed = elapsed
-    st.stretches[-1]["iterations"][1], st.stretches[-1]["elapsed_sec"][1] = st.it, elapsed
+    latest = st.stretches[-1]
+    latest["iterations"][1], latest["elapsed_sec"][1] = st.it, elapsed
+    latest["cpu_sec"] = time.process_time() - st.cpu_start
 
 
 def finish(cfg, st, elapsed, test):

@@ -124,14 +124,16 @@ def glance():
     return "\n".join(out)
 
 
-def latest_stretch(sweep, at_least=600):
+def latest_stretch(sweep, min_seconds=600):
     """-> (sequences per second per trial, hours, date) of the run's latest stretch of
-    at least `at_least` seconds (one piece in one process: sweep.json's "stretches"), or None."""
+    at least `min_seconds` seconds (one piece in one process: sweep.json's "stretches"),
+    or None. Per second of the process's CPU time where the stretch recorded it (not
+    counting time it waited for a core or was stopped), else per second of wall time."""
     B = sweep["config"]["batch_size"]
     for s in reversed(sweep.get("stretches", [])):
         seconds = s["elapsed_sec"][1] - s["elapsed_sec"][0]
-        if seconds >= at_least:
-            return (s["iterations"][1] - s["iterations"][0]) * B / seconds, seconds / 3600, s["date"]
+        if seconds >= min_seconds:
+            return (s["iterations"][1] - s["iterations"][0]) * B / s.get("cpu_sec", seconds), seconds / 3600, s["date"]
     return None
 
 

@@ -213,6 +213,8 @@ def test_latest_stretch_is_the_latest_long_piece_of_a_run():
     assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2")        # 5,400 iterations of 2 sequences in 1 h
     assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1")
     assert paper_table.latest_stretch({"config": {"batch_size": 1}}) is None      # a run from before stretches
+    sweep["stretches"][1]["cpu_sec"] = 2700.0                             # stopped or waiting a quarter of the hour
+    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2")
 
 
 def test_leaving_chance_is_the_first_test_below_half_the_chance_level():

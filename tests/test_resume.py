@@ -83,6 +83,8 @@ def test_resume_with_other_workers_ends_with_the_same_weights(uninterrupted, tmp
     assert all(a["iterations"][1] == b["iterations"][0] for a, b in zip(stretches, stretches[1:]))
     assert stretches[-1]["iterations"][1] == max(t["iterations"] for t in trials)
     assert all(s["elapsed_sec"][0] <= s["elapsed_sec"][1] and s["processor"] for s in stretches)
+    assert all(0 < s["cpu_sec"] for s in stretches[1:])          # the resumed pieces trained
+    assert sum(s["cpu_sec"] for s in stretches) <= stretches[-1]["elapsed_sec"][1] * 1.05 + 0.05
 
 
 def test_a_larger_budget_on_resume_ends_as_if_it_had_been_the_budget_from_the_start(uninterrupted, tmp_path):
