@@ -125,15 +125,16 @@ def glance():
 
 
 def latest_stretch(sweep, min_seconds=600):
-    """-> (sequences per second per trial, hours, date) of the run's latest stretch of
-    at least `min_seconds` seconds (one piece in one process: sweep.json's "stretches"),
+    """-> (sequences per second per trial, hours, date, clock) of the run's latest stretch
+    of at least `min_seconds` seconds (one piece in one process: sweep.json's "stretches"),
     or None. Per second of the process's CPU time where the stretch recorded it (not
     counting time it waited for a core or was stopped), else per second of wall time."""
     B = sweep["config"]["batch_size"]
     for s in reversed(sweep.get("stretches", [])):
         seconds = s["elapsed_sec"][1] - s["elapsed_sec"][0]
         if seconds >= min_seconds:
-            return (s["iterations"][1] - s["iterations"][0]) * B / s.get("cpu_sec", seconds), seconds / 3600, s["date"]
+            clock, per = ("CPU", s["cpu_sec"]) if "cpu_sec" in s else ("wall", seconds)
+            return (s["iterations"][1] - s["iterations"][0]) * B / per, seconds / 3600, s["date"], clock
     return None
 
 
@@ -164,7 +165,8 @@ def running():
         seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
         mse = np.array([t["final_test_mse"] for t in trials])
         mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
-        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} ({latest[1]:.1f} h on {latest[2]})" if latest else "not recorded")
+        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} per {latest[3]} second ({latest[1]:.1f} h on {latest[2]})"
+                                        if latest else "not recorded")
         rate = latest[0] if latest else mean_rate
         with np.load(os.path.join(folder, "sweep_weights.npz")) as z:
             w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})

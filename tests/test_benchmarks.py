@@ -210,11 +210,11 @@ def test_latest_stretch_is_the_latest_long_piece_of_a_run():
     sweep = {"config": {"batch_size": 2}, "stretches": [piece([0, 3600], [0.0, 3600.0], "d1"),
                                                         piece([3600, 9000], [3600.0, 7200.0], "d2"),
                                                         piece([9000, 9010], [7200.0, 7210.0], "d3")]}
-    assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2")        # 5,400 iterations of 2 sequences in 1 h
-    assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1")
+    assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2", "wall")  # 5,400 iterations of 2 sequences in 1 h
+    assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1", "wall")
     assert paper_table.latest_stretch({"config": {"batch_size": 1}}) is None      # a run from before stretches
     sweep["stretches"][1]["cpu_sec"] = 2700.0                             # stopped or waiting a quarter of the hour
-    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2")
+    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2", "CPU")
 
 
 def test_leaving_chance_is_the_first_test_below_half_the_chance_level():
