@@ -291,8 +291,10 @@ def table7_picture(runs, path):
                 ax.scatter([T * shift], [running.max()], marker="^", s=70, facecolor="none", edgecolor=colour,
                            lw=1.6, zorder=4)
                 done = f"{len(stopped)} stopped (dots),\n" if len(stopped) else ""
+                above = n == 1                             # two runs not stopped at one T: one label up, one down
                 ax.annotate(f"{done}{len(running)} not stopped\nby {running.max():,d}\n({status})", (T * shift, running.max()),
-                            textcoords="offset points", xytext=(8, -4), ha="left", va="top", fontsize=7.5, color=colour)
+                            textcoords="offset points", xytext=(8, 4 if above else -4), ha="left",
+                            va="bottom" if above else "top", fontsize=7.5, color=colour)
     paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts]
     ax.scatter(*zip(*paper), marker="*", s=170, color=BLACK, zorder=5)
     lo, hi = PAPER_T1000_RANGE
