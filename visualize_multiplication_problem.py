@@ -230,11 +230,15 @@ from forum_table import recipe_runs  # noqa: E402  (the forget-gate nn.LSTM that
 PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000
 PAPER_FIGURES = ("paper_table7.png", "paper_learning_curves.png", "long_lags_start.png")
 WEIGHTS_OVER_TIME = "weights_over_time/adding_plain_output_error_caption_squash.txt"
-# one colour per network; the folders of the 1997 networks come from GLANCE's columns, the forget-gate
-# LSTM's trials (column None: adding only, no learning curves) from results/pytorch_forum/
-NETWORKS = [("1997 LSTM, body text (--paper)", BLUE, 2),
-            ("1997 LSTM, plain output error + caption's ranges (closest hypothesis)", ORANGE, 3),
-            ("forget-gate LSTM: torch nn.LSTM, 64 cells, forget bias 5, RMSprop, clip 1 (docs/pytorch.md)", GREEN, None)]
+# one colour per network: (legend label, colour, GLANCE column, the learning curves' row label); the
+# folders of the 1997 networks come from GLANCE's columns, the forget-gate LSTM's trials (column None:
+# adding only, no learning curves) from results/pytorch_forum/
+NETWORKS = [("1997 LSTM, the paper's text read literally (--paper)", BLUE, 2,
+             "body text (--paper):\nthe paper's text read literally"),
+            ("1997 LSTM, closest hypothesis: output error t - y, Table 10's ranges of g and h", ORANGE, 3,
+             "closest hypothesis: error t - y,\nTable 10's ranges of g and h"),
+            ("forget-gate LSTM: torch nn.LSTM, 64 cells, forget bias 5, RMSprop, clip 1 (docs/pytorch.md)", GREEN, None,
+             None)]
 CURVES = [n for n, network in enumerate(NETWORKS) if network[2] is not None]    # the networks with learning curves
 
 
@@ -248,7 +252,7 @@ def paper_runs(results_dir):
     for row in GLANCE:
         (task, T, key), paper = row[0], row[1]
         sweeps = []
-        for _, _, column in NETWORKS:
+        for _, _, column, _ in NETWORKS:
             if column is None:
                 sweeps.append(recipe.get(T) if task == "adding" else None)
                 continue
@@ -272,7 +276,7 @@ def table7_picture(runs, path):
     """Sequences to the paper's stop against T, each trial a dot, one colour per network."""
     fig, ax = plt.subplots(figsize=(8.2, 5.6))
     Ts = sorted(T for task, T in runs if task == "adding")
-    for n, (label, colour, _) in enumerate(NETWORKS):
+    for n, (label, colour, _, _) in enumerate(NETWORKS):
         shift = 1.1 ** n                                   # the networks side by side, the paper to the left
         for T in Ts:
             sweep = runs[("adding", T)][1][n]
@@ -301,7 +305,7 @@ def table7_picture(runs, path):
     ax.plot([1000 / 1.1] * 2, [lo, hi], color=BLACK, lw=1.4)
     ax.annotate("paper's single\ntrials, T = 1000", (1000 / 1.1, hi), textcoords="offset points", xytext=(-5, 0),
                 ha="right", va="top", fontsize=7.5)
-    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=l) for l, c, _ in NETWORKS]
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=l) for l, c, _, _ in NETWORKS]
     handles += [plt.Line2D([], [], color="0.35", marker="_", ms=14, mew=2.4, ls="none", label="mean of the trials that stopped (finished runs)"),
                 plt.Line2D([], [], color="0.35", marker="D", mfc="white", ls="none", label="median"),
                 plt.Line2D([], [], color="0.35", marker="^", mfc="none", ls="none", label="not stopped by then"),
@@ -313,9 +317,9 @@ def table7_picture(runs, path):
     ax.minorticks_off()
     ax.set_xlim(Ts[0] / 1.5, Ts[-1] * 1.9)
     ax.set_ylim(2e4, 1e7)
-    ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10)")
+    ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10; log scale)")
     ax.set_ylabel("training sequences until the paper's stop")
-    ax.set_title("Table 7, the adding problem: sequences until all of the last 2000 are correct")
+    ax.set_title("Table 7, the adding problem: sequences until the last 2000 all have |error| < 0.04", fontsize=11)
     ax.grid(alpha=0.3, which="major")
     save(fig, path, 110)
 
@@ -354,7 +358,7 @@ def learning_curves_picture(runs, path):
     columns.append((("multiplication", keys8[0]), "Table 8, multiplication, T = 100", keys8))
     fig, axes = plt.subplots(len(CURVES), len(columns), figsize=(15, 3.4 * len(CURVES) + 1), squeeze=False)
     for i, n in enumerate(CURVES):
-        label, colour, _ = NETWORKS[n]
+        _, colour, _, row_label = NETWORKS[n]
         for j, (row, title, keys) in enumerate(columns):
             ax = axes[i, j]
             sweep = runs[row][1][n]
@@ -365,7 +369,7 @@ def learning_curves_picture(runs, path):
                 learning_curve_panel(ax, sweep, keys, paper_seqs, colour)
             ax.set_title(title if i == 0 else "", fontsize=10)
             if j == 0:
-                ax.set_ylabel(f"{label.split(', ', 1)[1].split(' (')[0]}\n\nheld-out test MSE", fontsize=9)
+                ax.set_ylabel(f"{row_label}\n\nheld-out test MSE", fontsize=9)
             if i == len(CURVES) - 1:
                 ax.set_xlabel("training sequences seen")
     handles = [plt.Line2D([], [], color="0.4", lw=1, label="one trial (seeds 0-9)"),
