@@ -1365,7 +1365,7 @@ def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
             saved, st = load_checkpoint(path)
         except RunError as e:
             raise UsageError(f"--resume: {e}")
-        if not same_settings(saved, dataclasses.replace(cfg, max_iters=saved.max_iters)):   # a budget may grow
+        if not same_settings(saved, dataclasses.replace(cfg, max_iters=saved.max_iters)):   # the budget: below
             diff = [flag_name(f) for f in dataclasses.fields(Config) if f.name not in ("quiet", "checkpoint_every",
                     "max_iters") and getattr(saved, f.name) != getattr(cfg, f.name)]
             raise UsageError(f"--resume: {path} was made with other settings (differs in: {', '.join(diff)})")
