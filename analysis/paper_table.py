@@ -144,6 +144,29 @@ def stopped_list(trials):
     return f"{len(at)}/{len(trials)}" + (": " + ", ".join(f"{x:,d}" for x in at) if at else "")
 
 
+def unfinished():
+    """-> [(name, T, folder, sweep)] of the glance table's runs that are still going."""
+    folders = dict.fromkeys((name, T, d) for (task, T, key), _, body, reading in GLANCE
+                            for name, d in (("body text", body), ("closest hypothesis", reading)))   # Table 8's rows share one
+    out = []
+    for name, T, d in folders:
+        path = os.path.join(ROOT, "results", d, "sweep.json")
+        if os.path.exists(path):
+            s = json.load(open(path))
+            if s["interrupted"]:
+                out.append((name, T, d, s))
+    return out
+
+
+def pace(s):
+    """-> (sequences per trial so far, budget, sequences per second per trial: mean over the
+    run's wall time, the latest stretch or None, hours of one core to the budget)."""
+    cfg = mp.config_from_dict(s["config"])
+    seen, budget = max(t["sequences_seen"] for t in s["trials"]), cfg.max_iters * cfg.batch_size
+    mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
+    return seen, budget, mean_rate, latest, (budget - seen) / (latest[0] if latest else mean_rate) / 3600
+
+
 def running():
     """The glance table's unfinished runs: how far, how fast, what is left. The wall time
     counts every stretch of the run, pauses and stretches beside other jobs included."""
@@ -152,29 +175,31 @@ def running():
            "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
            "| hours of one core to the budget at the latest rate |",
            "|---|---|---|---|---|---|---|---|---|"]
-    folders = dict.fromkeys((name, T, d) for (task, T, key), _, body, reading in GLANCE
-                            for name, d in (("body text", body), ("closest hypothesis", reading)))   # Table 8's rows share one
-    for name, T, d in folders:
-        folder = os.path.join(ROOT, "results", d)
-        if not os.path.exists(os.path.join(folder, "sweep.json")):
-            continue
-        s = json.load(open(os.path.join(folder, "sweep.json")))
-        if not s["interrupted"]:
-            continue
-        cfg, trials = mp.config_from_dict(s["config"]), s["trials"]
-        seen, budget = max(t["sequences_seen"] for t in trials), cfg.max_iters * cfg.batch_size
+    for name, T, d, s in unfinished():
+        trials = s["trials"]
+        seen, budget, mean_rate, latest, hours = pace(s)
         mse = np.array([t["final_test_mse"] for t in trials])
-        mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
         rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} per {latest[3]} second ({latest[1]:.1f} h on {latest[2]})"
                                         if latest else "not recorded")
-        rate = latest[0] if latest else mean_rate
-        with np.load(os.path.join(folder, "sweep_weights.npz")) as z:
+        with np.load(os.path.join(ROOT, "results", d, "sweep_weights.npz")) as z:
             w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})
         out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
                    f"| {stopped_list(trials)} "
                    f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {np.median(w_y):.4f} "
-                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} "
-                   f"| {(budget - seen) / rate / 3600:.1f} |")
+                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} | {hours:.1f} |")
+    return "\n".join(out)
+
+
+def running_brief():
+    """The unfinished runs in a line each, for the front page."""
+    out = []
+    for name, T, d, s in unfinished():
+        seen, budget, mean_rate, latest, hours = pace(s)
+        rate = (f"lately {latest[0]:.0f} sequences per trial per {latest[3]} second" if latest else
+                f"{mean_rate:.0f} sequences per trial per second on average")
+        out.append(f"- {name}, T = {T}: {seen:,d} of {budget:,d} sequences per trial, "
+                   f"{sum(t['reached_target'] for t in s['trials'])}/{len(s['trials'])} stopped; "
+                   f"{rate}, so about {hours:.1f} hours of one core to the budget.")
     return "\n".join(out)
 
 
