@@ -722,9 +722,10 @@ def _lstm97_backward_full(params, cache, dy):
 
 def forward(cfg, params, X, lengths):
     if cfg.cell == "lstm":
-        return lstm_forward(params, X, lengths, cfg.forget_gate, cfg.output, cfg.output_error)
-    return lstm97_forward(params, X, lengths, SQUASH[cfg.squash], int(cfg.output_reads == "previous"),
-                          cfg.output, cfg.output_error)
+        return lstm_forward(params, X, lengths, forget_gate=cfg.forget_gate, output=cfg.output,
+                            output_error=cfg.output_error)
+    return lstm97_forward(params, X, lengths, squash=SQUASH[cfg.squash], delay=int(cfg.output_reads == "previous"),
+                          output=cfg.output, output_error=cfg.output_error)
 
 
 def backward(cfg, params, cache, dy):
