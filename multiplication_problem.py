@@ -313,16 +313,16 @@ def outer_sum(a, b, block=1):
     gradient is bit-identical whatever the other trials in its lockstep group
     (and hence the padded length) are."""
     if block > 1:
-        K, B = b.shape[1], b.shape[2]
-        return np.matmul(time_blocks(a, block, K, B).swapaxes(-1, -2), time_blocks(b, block, K, B)).sum(axis=0)
+        K = b.shape[1]
+        return np.matmul(time_blocks(a, block, K).swapaxes(-1, -2), time_blocks(b, block, K)).sum(axis=0)
     return np.matmul(a.swapaxes(-1, -2), b).sum(axis=0)
 
 
-def time_blocks(x, block, K, B):
+def time_blocks(x, block, K):
     """x (T, K|1, B, P) -> (n, K, block * B, P): the steps in blocks of `block`,
     each block's steps and sequences on one axis, the last block padded with
     zeros. One copy, written straight into the blocked layout."""
-    T, P = x.shape[0], x.shape[-1]
+    T, B, P = x.shape[0], x.shape[2], x.shape[-1]
     n, full = -(-T // block), T // block
     out = np.zeros((n, K, block, B, P), x.dtype)
     by_time = out.transpose(0, 2, 1, 3, 4)                # (n, block, K, B, P), a view of out

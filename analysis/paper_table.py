@@ -138,10 +138,15 @@ def latest_stretch(sweep, min_seconds=600):
     return None
 
 
+def stopped_count(trials):
+    """'3/10': how many of the trials stopped."""
+    return f"{sum(t['reached_target'] for t in trials)}/{len(trials)}"
+
+
 def stopped_list(trials):
     """'3/10: 2,228,249, 2,253,888, 2,429,292': how many stopped, and after how many sequences."""
     at = sorted(t["sequences_seen"] for t in trials if t["reached_target"])
-    return f"{len(at)}/{len(trials)}" + (": " + ", ".join(f"{x:,d}" for x in at) if at else "")
+    return stopped_count(trials) + (": " + ", ".join(f"{x:,d}" for x in at) if at else "")
 
 
 def unfinished():
@@ -161,8 +166,7 @@ def unfinished():
 def pace(s):
     """-> (sequences per trial so far, budget, sequences per second per trial: mean over the
     run's wall time, the latest stretch or None, hours of one core to the budget)."""
-    cfg = mp.config_from_dict(s["config"])
-    seen, budget = max(t["sequences_seen"] for t in s["trials"]), cfg.max_iters * cfg.batch_size
+    seen, budget = max(t["sequences_seen"] for t in s["trials"]), s["config"]["max_iters"] * s["config"]["batch_size"]
     mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
     return seen, budget, mean_rate, latest, (budget - seen) / (latest[0] if latest else mean_rate) / 3600
 
@@ -198,7 +202,7 @@ def running_brief():
         rate = (f"lately {latest[0]:.0f} sequences per trial per {latest[3]} second" if latest else
                 f"{mean_rate:.0f} sequences per trial per second on average")
         out.append(f"- {name}, T = {T}: {seen:,d} of {budget:,d} sequences per trial, "
-                   f"{sum(t['reached_target'] for t in s['trials'])}/{len(s['trials'])} stopped; "
+                   f"{stopped_count(s['trials'])} stopped; "
                    f"{rate}, so about {hours:.1f} hours of one core to the budget.")
     return "\n".join(out)
 
