@@ -1,6 +1,6 @@
 """Where the wrong sequences of a saved sweep are: which targets, which markers.
 
-    python analysis/error_analysis.py results/paper_adding_T100
+    python analysis/error_analysis.py results/paper_adding_T100_rerun
 
 Runs the final weights of every trial on 20,000 fresh sequences of the run's
 own distribution and splits the sequences with |error| > 0.04 by the size of
@@ -39,4 +39,4 @@ def main(run_dir, n=20_000):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join("results", "paper_adding_T100"))
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join("results", "paper_adding_T100_rerun"))

@@ -1,6 +1,6 @@
 """The generated blocks of README.md and docs/*.md, between <!-- name --> and
 <!-- /name --> markers: the flag table from the trainer's parser, the result
-tables from results/.
+tables from results/, the nn.LSTM recipe's code from examples/.
 
 Every file README.md and docs/*.md is scanned, and every entry of SECTIONS is
 rendered wherever its markers appear (a block may live in several files).
@@ -42,6 +42,13 @@ def forum_table():
     return forum.forum_table(forum.load_forum(forum.FORUM_JSON))
 
 
+def nn_lstm_recipe():
+    """The recipe's code in examples/nn_lstm_recipe.py, between its '# recipe' and '# /recipe' lines."""
+    with open(os.path.join(ROOT, "examples", "nn_lstm_recipe.py")) as f:
+        code = f.read()
+    return "```python\n" + code.split("# recipe\n", 1)[1].split("# /recipe\n", 1)[0] + "```"
+
+
 SECTIONS = {
     "flags": flag_table,
     "paper-glance": paper_table.glance,
@@ -54,6 +61,7 @@ SECTIONS = {
     "readings-screen": lambda: readings_table.table(["results/readings_screen"]),
     "readings-table": lambda: readings_table.table(["results/readings"]),
     "forum-table": forum_table,
+    "nn-lstm-recipe": nn_lstm_recipe,
     "forum-table-T500": lambda: forum.forum_table(forum.load_forum(forum.FORUM_JSON.replace(".json", "_T500.json")),
                                                   gaps=False),
 }
