@@ -45,9 +45,11 @@ def check(run_dir, data_path):
     with np.load(data_path) as z:
         X, lengths, y = z["X"], z["lengths"], z["y"]
         gen = json.loads(str(z["generator"]))
-    if (gen["task"], gen["dist"]) != (cfg.task, cfg.dist):
-        raise mp.RunError(f"{data_path} holds {gen['task']}/{gen['dist']} sequences, the run was trained on "
-                          f"{cfg.task}/{cfg.dist}; export with the run's task and distribution flags")
+    lengths_from = ("eval_T",) if cfg.dist == "reference" else ("T_min", "T_max")   # as make_test_set
+    differ = [k for k in ("task", "dist") + lengths_from if gen[k] != getattr(cfg, k)]
+    if differ:
+        raise mp.RunError(f"{data_path} holds other sequences than the run's ({', '.join(f'{k} {gen[k]} against {getattr(cfg, k)}' for k in differ)}); "
+                          "export with the run's task and distribution flags")
     net = Net(cfg.hidden)
     with np.load(weights) as z:
         net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})

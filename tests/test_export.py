@@ -141,3 +141,18 @@ def test_torch_net_sets_the_forget_bias_once_across_its_two_bias_vectors():
     y = net(X, L)
     for i, n in enumerate(L.tolist()):                    # each sequence read at its own last step
         assert torch.allclose(y[i], net(X[i:i + 1, :n], torch.tensor([n]))[0], atol=1e-6)
+
+
+def test_the_check_refuses_sequences_of_another_length(trained, tmp_path):
+    """examples/pytorch_check.py compares a run with data of its own test distribution
+    only: an export of other lengths is one line naming them, exit 2."""
+    pytest.importorskip("torch")
+    other = tmp_path / "other.npz"
+    r = subprocess.run([sys.executable, MAIN, "--n-test", "96", "--quiet", "--eval-T", "40", "--export-data", str(other)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    check = [sys.executable, os.path.join(ROOT, "examples", "pytorch_check.py"), "--run", str(trained / "run")]
+    r = subprocess.run(check + ["--data", str(other)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "eval_T 40 against 30" in r.stderr, r.stderr
+    r = subprocess.run(check + ["--data", str(trained / "test.npz")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "(the run's held-out test set)" in r.stdout, r.stderr
