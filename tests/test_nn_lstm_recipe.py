@@ -1,11 +1,13 @@
 """examples/nn_lstm_recipe.py is row 9 of the forum table (the trials of
 examples/pytorch_check.py --forum --rows 9), step for step, and the recipe
 docs/pytorch.md shows is the file's."""
+import collections
 import importlib.util
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -33,6 +35,23 @@ def test_the_recipe_is_row_9_step_for_step(T, budget):
     assert check.FORUM[8][0].startswith("+ gradient clipping")
     assert (seen, stopped, mse, wrong) == (row9["sequences"], row9["stopped"], row9["test_mse"], row9["test_wrong"])
     assert not stopped
+
+
+def test_the_recipes_stop_is_the_trainers():
+    """paper_stop against multiplication_problem.paper_stop_points on windows at
+    and around the edges: a full window at, just above and well below 0.04, and
+    one sequence short of a full window."""
+    recipe, mp = load("nn_lstm_recipe"), load("pytorch_check").mp
+    rng = np.random.default_rng(0)
+    below = rng.uniform(0, 0.04, 2000)
+    windows = [below, np.r_[below[:-1], 0.04], np.r_[below[:-1], np.nextafter(0.04, 1)], below / 10,
+               np.r_[below[:-1], 0.5], np.full(2000, 0.04)]
+    for w in windows:
+        n_wrong = np.array([(w > mp.CORRECT_ABS_ERR).sum()])
+        trainer = mp.paper_stop_points("adding", w[None], n_wrong, ())["all_correct"][0]
+        assert recipe.paper_stop(collections.deque(w, maxlen=2000)) == trainer
+    assert [recipe.paper_stop(w) for w in windows] == [True, True, False, True, False, True]
+    assert not recipe.paper_stop(collections.deque(below[:1999], maxlen=2000))
 
 
 def test_the_docs_show_the_files_recipe():
