@@ -1035,13 +1035,14 @@ def run_until(cfg, st, test, last, log, checkpoint=None):
 def start_stretch(st):
     """A stretch is one uninterrupted piece of a run in one process: its
     iterations and the run's elapsed seconds [from, to], the CPU seconds the
-    process spent on it, the date and the processor, so that a run resumed on
-    several days reports how fast each piece went (sweep.json's "stretches").
-    The CPU seconds leave out the time the process waited for a core or was
-    stopped (SIGSTOP); the elapsed seconds count it."""
+    process spent on it, how many trials the process held, the date and the
+    processor, so that a run resumed on several days reports how fast each
+    piece went (sweep.json's "stretches"). The CPU seconds leave out the time
+    the process waited for a core or was stopped (SIGSTOP); the elapsed
+    seconds count it."""
     st.cpu_start = time.process_time()
     st.stretches.append({"iterations": [st.it, st.it], "elapsed_sec": [st.elapsed, st.elapsed], "cpu_sec": 0.0,
-                         "date": time.strftime("%Y-%m-%d"), "processor": cpu_name()})
+                         "trials": len(st.seeds), "date": time.strftime("%Y-%m-%d"), "processor": cpu_name()})
 
 
 def clock(st, elapsed):

@@ -125,16 +125,18 @@ def glance():
 
 
 def latest_stretch(sweep, min_seconds=600):
-    """-> (sequences per second per trial, hours, date, clock) of the run's latest stretch
-    of at least `min_seconds` seconds (one piece in one process: sweep.json's "stretches"),
-    or None. Per second of the process's CPU time where the stretch recorded it (not
-    counting time it waited for a core or was stopped), else per second of wall time."""
+    """-> (sequences per second per trial, hours, date, clock, trials per process) of the
+    run's latest stretch of at least `min_seconds` seconds (one piece in one process:
+    sweep.json's "stretches"), or None. Per second of the process's CPU time where the
+    stretch recorded it (not counting time it waited for a core or was stopped), else per
+    second of wall time. A stretch that does not record its trials held all of the run's."""
     B = sweep["config"]["batch_size"]
     for s in reversed(sweep.get("stretches", [])):
         seconds = s["elapsed_sec"][1] - s["elapsed_sec"][0]
         if seconds >= min_seconds:
             clock, per = ("CPU", s["cpu_sec"]) if "cpu_sec" in s else ("wall", seconds)
-            return (s["iterations"][1] - s["iterations"][0]) * B / per, seconds / 3600, s["date"], clock
+            trials = s.get("trials", len(sweep.get("trials", [])))
+            return (s["iterations"][1] - s["iterations"][0]) * B / per, seconds / 3600, s["date"], clock, trials
     return None
 
 
@@ -165,10 +167,17 @@ def unfinished():
 
 def pace(s):
     """-> (sequences per trial so far, budget, sequences per second per trial: mean over the
-    run's wall time, the latest stretch or None, hours of one core to the budget)."""
+    run's wall time, the latest stretch or None, hours to the budget at the latest rate
+    with as many trials per process as then, and the cores that takes: one per process)."""
     seen, budget = max(t["sequences_seen"] for t in s["trials"]), s["config"]["max_iters"] * s["config"]["batch_size"]
     mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
-    return seen, budget, mean_rate, latest, (budget - seen) / (latest[0] if latest else mean_rate) / 3600
+    cores = -(-len(s["trials"]) // latest[4]) if latest else 1
+    return seen, budget, mean_rate, latest, (budget - seen) / (latest[0] if latest else mean_rate) / 3600, cores
+
+
+def on_cores(hours, cores):
+    """'4.5 hours of one core', '3.0 hours on 2 cores'."""
+    return f"{hours:.1f} hours of one core" if cores == 1 else f"{hours:.1f} hours on {cores} cores"
 
 
 def running():
@@ -177,20 +186,20 @@ def running():
     from network_state import key_weights
     out = ["| run | sequences per trial (budget) | stopped: how many, after how many sequences | test MSE: median (range) | &#124;w_y&#124; "
            "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
-           "| hours of one core to the budget at the latest rate |",
+           "| to the budget at the latest rate, one process per core |",
            "|---|---|---|---|---|---|---|---|---|"]
     for name, T, d, s in unfinished():
         trials = s["trials"]
-        seen, budget, mean_rate, latest, hours = pace(s)
+        seen, budget, mean_rate, latest, hours, cores = pace(s)
         mse = np.array([t["final_test_mse"] for t in trials])
-        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} per {latest[3]} second ({latest[1]:.1f} h on {latest[2]})"
-                                        if latest else "not recorded")
+        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} per {latest[3]} second ({latest[1]:.1f} h on {latest[2]}, "
+                                        f"{latest[4]} trials per process)" if latest else "not recorded")
         with np.load(os.path.join(ROOT, "results", d, "sweep_weights.npz")) as z:
             w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})
         out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
                    f"| {stopped_list(trials)} "
                    f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {np.median(w_y):.4f} "
-                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} | {hours:.1f} |")
+                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} | {on_cores(hours, cores)} |")
     return "\n".join(out)
 
 
@@ -198,12 +207,12 @@ def running_brief():
     """The unfinished runs in a line each, for the front page."""
     out = []
     for name, T, d, s in unfinished():
-        seen, budget, mean_rate, latest, hours = pace(s)
+        seen, budget, mean_rate, latest, hours, cores = pace(s)
         rate = (f"lately {latest[0]:.0f} sequences per trial per {latest[3]} second" if latest else
                 f"{mean_rate:.0f} sequences per trial per second on average")
         out.append(f"- {name}, T = {T}: {seen:,d} of {budget:,d} sequences per trial, "
                    f"{stopped_count(s['trials'])} stopped; "
-                   f"{rate}, so about {hours:.1f} hours of one core to the budget.")
+                   f"{rate}, so about {on_cores(hours, cores)} to the budget.")
     return "\n".join(out)
 
 

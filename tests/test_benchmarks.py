@@ -210,11 +210,27 @@ def test_latest_stretch_is_the_latest_long_piece_of_a_run():
     sweep = {"config": {"batch_size": 2}, "stretches": [piece([0, 3600], [0.0, 3600.0], "d1"),
                                                         piece([3600, 9000], [3600.0, 7200.0], "d2"),
                                                         piece([9000, 9010], [7200.0, 7210.0], "d3")]}
-    assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2", "wall")  # 5,400 iterations of 2 sequences in 1 h
-    assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1", "wall")
+    sweep["trials"] = [{}] * 10
+    assert paper_table.latest_stretch(sweep) == (3.0, 1.0, "d2", "wall", 10)  # 5,400 iterations of 2 sequences in 1 h
+    assert paper_table.latest_stretch({**sweep, "stretches": sweep["stretches"][:1]}) == (2.0, 1.0, "d1", "wall", 10)
     assert paper_table.latest_stretch({"config": {"batch_size": 1}}) is None      # a run from before stretches
     sweep["stretches"][1]["cpu_sec"] = 2700.0                             # stopped or waiting a quarter of the hour
-    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2", "CPU")
+    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2", "CPU", 10)
+    sweep["stretches"][1]["trials"] = 5                                   # one of two processes
+    assert paper_table.latest_stretch(sweep) == (4.0, 1.0, "d2", "CPU", 5)
+
+
+def test_pace_counts_a_core_per_process():
+    sys.path[:0] = [os.path.join(ROOT, "analysis")]
+    import paper_table
+    stretch = {"iterations": [0, 7200], "elapsed_sec": [0.0, 3600.0], "cpu_sec": 3600.0, "date": "d", "processor": "p"}
+    sweep = {"config": {"batch_size": 1, "max_iters": 36_000}, "elapsed_sec": 3600.0, "stretches": [stretch],
+             "trials": [{"sequences_seen": 7200}] * 10}
+    assert paper_table.pace(sweep)[4:] == (4.0, 1)                       # 28,800 more at 2 per second, one process
+    stretch["trials"] = 4                                                # three processes: 4, 4 and 2 trials
+    assert paper_table.pace(sweep)[4:] == (4.0, 3)
+    assert [paper_table.on_cores(*paper_table.pace(sweep)[4:]), paper_table.on_cores(4.0, 1)] == \
+        ["4.0 hours on 3 cores", "4.0 hours of one core"]
 
 
 def test_leaving_chance_is_the_first_test_below_half_the_chance_level():
