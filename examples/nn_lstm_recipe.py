@@ -12,7 +12,6 @@ paper's adding problem), so a trial here is that row's trial of the same
 seed, step for step (tests/test_nn_lstm_recipe.py). Needs torch (pip install
 torch), which this project never requires.
 """
-import argparse
 import collections
 import os
 import sys
@@ -21,10 +20,14 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import multiplication_problem as mp  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    sys.exit("nn_lstm_recipe.py: error: PyTorch is not installed (pip install torch); this project needs it only here")
 
 
 # recipe
@@ -53,12 +56,12 @@ def paper_stop(latest):
     """The paper's stop: each of the latest 2000 training sequences within 0.04
     (their mean squared error is then at most 0.0016, so the paper's second
     condition, below 0.01, holds too)."""
-    return len(latest) == 2000 and max(latest) <= 0.04
+    return len(latest) == 2000 and all(e <= 0.04 for e in latest)
 
 
 def train(seed=0, T=100, budget=150_000):
     """One trial until the paper's stop, each sequence's |error| taken before
-    its update. Returns (the network, sequences seen, stopped or not)."""
+    its update. Returns (the network, sequences seen, the latest |errors|)."""
     torch.manual_seed(seed)
     net = AddingLSTM(64, forget_bias=5.0)
     opt = torch.optim.RMSprop(net.parameters(), lr=1e-3)
@@ -74,13 +77,13 @@ def train(seed=0, T=100, budget=150_000):
         opt.step()
         latest.append(abs(pred.item() - y[0]))
         if paper_stop(latest):
-            return net, seen, True
-    return net, budget, False
+            break
+    return net, seen, latest
 # /recipe
 
 
 def test_error(net, T):
-    """Test MSE and wrong sequences (|error| >= 0.04) on the project's held-out test set at T."""
+    """Test MSE and wrong sequences (|error| beyond 0.04) on the project's held-out test set at T."""
     X, lengths, y = mp.make_test_set(mp.paper_config("adding", T=T))
     with torch.no_grad():
         pred = net(*batch_first(X, lengths)).double().numpy()
@@ -88,11 +91,15 @@ def test_error(net, T):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = mp.Parser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0, help="the trial (default 0)")
     p.add_argument("--T", type=int, default=100, help="minimal sequence length (default 100)")
     p.add_argument("--budget", type=int, default=150_000, help="sequences at most (default 150000)")
-    a = p.parse_args()
+    try:
+        a = p.parse_args()
+    except mp.UsageError as e:
+        print(f"nn_lstm_recipe.py: error: {e}", file=sys.stderr)
+        return 2
     for flag, value, low, high in (("--seed", a.seed, 0, 2 ** 31 - 1), ("--T", a.T, mp.MIN_T, 10_000),
                                    ("--budget", a.budget, 1, 10_000_000)):
         if not low <= value <= high:
@@ -100,9 +107,9 @@ def main():
             return 2
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    net, seen, stopped = train(a.seed, a.T, a.budget)
+    net, seen, latest = train(a.seed, a.T, a.budget)
     mse, wrong, n = test_error(net, a.T)
-    print(f"seed {a.seed}, T = {a.T}: {'stopped after' if stopped else 'not stopped within'} {seen:,d} sequences "
+    print(f"seed {a.seed}, T = {a.T}: {'stopped after' if paper_stop(latest) else 'not stopped within'} {seen:,d} sequences "
           f"(the paper's stop); test MSE {mse:.6f}, {wrong} of {n} test sequences wrong; "
           f"{time.perf_counter() - t0:.0f} s")
     return 0

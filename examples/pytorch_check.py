@@ -11,6 +11,7 @@ PyTorch is optional for this project and never in requirements.txt
 multiplication_problem.py, so both frameworks are judged by the same code.
 """
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -46,10 +47,13 @@ def check(run_dir, data_path):
         X, lengths, y = z["X"], z["lengths"], z["y"]
         gen = json.loads(str(z["generator"]))
     lengths_from = ("eval_T",) if cfg.dist == "reference" else ("T_min", "T_max")   # as make_test_set
+    fields = {f.name: f for f in dataclasses.fields(mp.Config)}
     differ = [k for k in ("task", "dist") + lengths_from if gen[k] != getattr(cfg, k)]
     if differ:
-        raise mp.RunError(f"{data_path} holds other sequences than the run's ({', '.join(f'{k} {gen[k]} against {getattr(cfg, k)}' for k in differ)}); "
-                          "export with the run's task and distribution flags")
+        raise mp.RunError(f"{data_path} holds other sequences than the run's: "
+                          + ", ".join(f"{mp.flag_name(fields[k])} {gen[k]} (the run: {getattr(cfg, k)})" for k in differ)
+                          + "; export with the run's flags")
+    run_test_set = gen["n"] == cfg.n_test and gen["seed"] == cfg.test_seed
     net = Net(cfg.hidden)
     with np.load(weights) as z:
         net.load_state_dict({k: torch.from_numpy(z[k]) for k in z.files})
@@ -57,9 +61,9 @@ def check(run_dir, data_path):
         theirs = net(torch.from_numpy(X).float(), torch.from_numpy(lengths)).double().numpy()
     ours = mp.predict(cfg, params, X.transpose(1, 0, 2), lengths)[0]
     print(f"run {run_dir}/: {cfg.task}, lstm {cfg.hidden} cells; data {data_path}: {len(y)} sequences"
-          + (" (the run's held-out test set)" if gen["is_test_set"] else ""))
+          + (" (the run's held-out test set)" if run_test_set else ""))
     print(f"  test MSE, this project (NumPy float64): {np.mean((ours - y) ** 2):.8f}"
-          + (f"   (history.json: {history['final_test_mse']:.8f})" if gen["is_test_set"] else ""))
+          + (f"   (history.json: {history['final_test_mse']:.8f})" if run_test_set else ""))
     print(f"  test MSE, torch nn.LSTM (float32):      {np.mean((theirs - y) ** 2):.8f}")
     print(f"  largest |prediction difference|:         {np.abs(ours - theirs).max():.2e} (float32 rounding)")
 

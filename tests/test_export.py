@@ -145,14 +145,28 @@ def test_torch_net_sets_the_forget_bias_once_across_its_two_bias_vectors():
 
 def test_the_check_refuses_sequences_of_another_length(trained, tmp_path):
     """examples/pytorch_check.py compares a run with data of its own test distribution
-    only: an export of other lengths is one line naming them, exit 2."""
+    only: an export of other lengths is one line naming their flags, exit 2; data of
+    the right distribution but not the run's test set is compared, not called its test set."""
     pytest.importorskip("torch")
-    other = tmp_path / "other.npz"
-    r = subprocess.run([sys.executable, MAIN, "--n-test", "96", "--quiet", "--eval-T", "40", "--export-data", str(other)],
-                       capture_output=True, text=True, timeout=120)
+    paper = ["--task", "adding", "--dist", "paper", "--T-min", "12", "--T-max", "14", "--n-test", "32"]
+    r = subprocess.run([sys.executable, MAIN, *paper, "--max-iters", "20", "--eval-every", "10", "--hidden", "3",
+                        "--quiet", "--save-dir", str(tmp_path / "paper_run")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    check = [sys.executable, os.path.join(ROOT, "examples", "pytorch_check.py"), "--run", str(trained / "run")]
-    r = subprocess.run(check + ["--data", str(other)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "eval_T 40 against 30" in r.stderr, r.stderr
-    r = subprocess.run(check + ["--data", str(trained / "test.npz")], capture_output=True, text=True, timeout=120)
+    exports = {"reference_eval_T_40": ["--n-test", "96", "--eval-T", "40"],
+               "paper_T_16": paper[:4] + ["--T-min", "16", "--T-max", "18", "--n-test", "32"],
+               "paper_16_of_the_test_set": paper[:-1] + ["16"]}
+    for name, args in exports.items():
+        r = subprocess.run([sys.executable, MAIN, *args, "--quiet", "--export-data", str(tmp_path / f"{name}.npz")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    check = lambda run, data: subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "pytorch_check.py"), "--run", str(run), "--data", str(data)],
+        capture_output=True, text=True, timeout=120)
+    for run, data, says in ((trained / "run", "reference_eval_T_40", "--eval-T 40 (the run: 30)"),
+                            (tmp_path / "paper_run", "paper_T_16", "--T-min 16 (the run: 12), --T-max 18 (the run: 14)")):
+        r = check(run, tmp_path / f"{data}.npz")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
+    r = check(trained / "run", trained / "test.npz")
     assert r.returncode == 0 and "(the run's held-out test set)" in r.stdout, r.stderr
+    r = check(tmp_path / "paper_run", tmp_path / "paper_16_of_the_test_set.npz")
+    assert r.returncode == 0 and "16 sequences" in r.stdout and "held-out" not in r.stdout, r.stdout + r.stderr

@@ -22,19 +22,26 @@ def load(name):
     return module
 
 
-@pytest.mark.parametrize("T, budget", [(100, 300)])
-def test_the_recipe_is_row_9_step_for_step(T, budget):
-    """Same sequences, weights and errors: the same test MSE and wrong count
-    after 300 updates at T = 100."""
+def test_the_recipe_is_row_9_step_for_step(monkeypatch):
+    """The same errors before each update, in the same order, and the same
+    network after 300 updates (its test MSE and wrong count); the clipping acts."""
     recipe, check = load("nn_lstm_recipe"), load("pytorch_check")
-    torch.set_num_threads(1)
-    net, seen, stopped = recipe.train(seed=1, T=T, budget=budget)
-    mse, wrong, _ = recipe.test_error(net, T)
-    test = check.mp.make_test_set(check.mp.paper_config("adding", T=T))
-    row9 = check.forum_trial(check.FORUM[8], budget, test, seed=1, T=T)
     assert check.FORUM[8][0].startswith("+ gradient clipping")
-    assert (seen, stopped, mse, wrong) == (row9["sequences"], row9["stopped"], row9["test_mse"], row9["test_wrong"])
-    assert not stopped
+    torch.set_num_threads(1)
+    norms, clip = [], torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda *a, **k: norms.append(clip(*a, **k)) or norms[-1])
+    net, seen, latest = recipe.train(seed=1, T=100, budget=300)
+    recipe_norms, norms[:] = list(norms), []
+    mse, wrong, _ = recipe.test_error(net, 100)
+    test = check.mp.make_test_set(check.mp.paper_config("adding", T=100))
+    row9 = check.forum_trial(check.FORUM[8], 300, test, seed=1, T=100)
+    total_sq = 0.0
+    for e in latest:                                     # forum_trial's running sum, in its order
+        total_sq += e * e
+    assert (seen, len(latest), total_sq / seen) == (row9["sequences"], 300, row9["forum_running_mse"])
+    assert sum(e <= 0.04 for e in latest) == row9["paper_correct_of_2000"] > 0
+    assert (mse, wrong) == (row9["test_mse"], row9["test_wrong"])
+    assert recipe_norms == norms and len(norms) == 300 and max(norms) > 1
 
 
 def test_the_recipes_stop_is_the_trainers():
@@ -60,13 +67,14 @@ def test_the_docs_show_the_files_recipe():
     with open(os.path.join(EXAMPLES, "nn_lstm_recipe.py")) as f:
         code = f.read()
     block = readme_tables.nn_lstm_recipe()
-    assert block.startswith("```python\nclass AddingLSTM") and block.endswith("return net, budget, False\n```")
+    assert block.startswith("```python\nclass AddingLSTM") and block.endswith("return net, seen, latest\n```")
     assert block[len("```python\n"):-len("```")] in code
     with open(os.path.join(ROOT, "docs", "pytorch.md")) as f:
         assert block in f.read()
 
 
 def test_bad_input_is_one_line_and_exit_2():
-    r = subprocess.run([sys.executable, os.path.join(EXAMPLES, "nn_lstm_recipe.py"), "--T", "5"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--T" in r.stderr, r.stderr
+    for args, flag in ((["--T", "5"], "--T"), (["--T", "x"], "--T"), (["--budget", "0"], "--budget"), (["--nope"], "--nope")):
+        r = subprocess.run([sys.executable, os.path.join(EXAMPLES, "nn_lstm_recipe.py"), *args],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and flag in r.stderr, r.stderr
