@@ -7,6 +7,7 @@ import json
 import os
 
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
@@ -124,6 +125,14 @@ def glance():
     return "\n".join(out)
 
 
+class Stretch(NamedTuple):
+    rate: float      # sequences per second per trial
+    hours: float
+    date: str
+    clock: str       # "CPU" or "wall": the seconds the rate counts
+    trials: int      # trials in the process
+
+
 def latest_stretch(sweep, min_seconds=600):
     """-> (sequences per second per trial, hours, date, clock, trials per process) of the
     run's latest stretch of at least `min_seconds` seconds (one piece in one process:
@@ -136,7 +145,7 @@ def latest_stretch(sweep, min_seconds=600):
         if seconds >= min_seconds:
             clock, per = ("CPU", s["cpu_sec"]) if "cpu_sec" in s else ("wall", seconds)
             trials = s.get("trials", len(sweep.get("trials", [])))
-            return (s["iterations"][1] - s["iterations"][0]) * B / per, seconds / 3600, s["date"], clock, trials
+            return Stretch((s["iterations"][1] - s["iterations"][0]) * B / per, seconds / 3600, s["date"], clock, trials)
     return None
 
 
@@ -171,8 +180,8 @@ def pace(s):
     with as many trials per process as then, and the cores that takes: one per process)."""
     seen, budget = max(t["sequences_seen"] for t in s["trials"]), s["config"]["max_iters"] * s["config"]["batch_size"]
     mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
-    cores = -(-len(s["trials"]) // latest[4]) if latest else 1
-    return seen, budget, mean_rate, latest, (budget - seen) / (latest[0] if latest else mean_rate) / 3600, cores
+    cores = -(-len(s["trials"]) // latest.trials) if latest else 1
+    return seen, budget, mean_rate, latest, (budget - seen) / (latest.rate if latest else mean_rate) / 3600, cores
 
 
 def on_cores(hours, cores):
@@ -192,8 +201,8 @@ def running():
         trials = s["trials"]
         seen, budget, mean_rate, latest, hours, cores = pace(s)
         mse = np.array([t["final_test_mse"] for t in trials])
-        rates = f"{mean_rate:.0f}; " + (f"{latest[0]:.0f} per {latest[3]} second ({latest[1]:.1f} h on {latest[2]}, "
-                                        f"{latest[4]} trials per process)" if latest else "not recorded")
+        rates = f"{mean_rate:.0f}; " + (f"{latest.rate:.0f} per {latest.clock} second ({latest.hours:.1f} h on "
+                                        f"{latest.date}, {latest.trials} trials per process)" if latest else "not recorded")
         with np.load(os.path.join(ROOT, "results", d, "sweep_weights.npz")) as z:
             w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})
         out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
@@ -208,7 +217,7 @@ def running_brief():
     out = []
     for name, T, d, s in unfinished():
         seen, budget, mean_rate, latest, hours, cores = pace(s)
-        rate = (f"lately {latest[0]:.0f} sequences per trial per {latest[3]} second" if latest else
+        rate = (f"lately {latest.rate:.0f} sequences per trial per {latest.clock} second" if latest else
                 f"{mean_rate:.0f} sequences per trial per second on average")
         out.append(f"- {name}, T = {T}: {seen:,d} of {budget:,d} sequences per trial, "
                    f"{stopped_count(s['trials'])} stopped; "
