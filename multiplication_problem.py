@@ -120,6 +120,11 @@ class Config:
     cells_per_block: int = option(2, "lstm97: cells sharing one input and one output gate", cell="lstm97")
     forget_gate: bool = option(True, "lstm: fix the forget gate at 1 (no forget gate)", flag="--no-forget-gate", cell="lstm")
     forget_bias: float = option(3.0, "lstm: initial forget-gate bias (the reference used 1.0)", cell="lstm")
+    chrono: bool = option(False, "lstm: chrono initialisation (Tallec & Ollivier 2018): forget-gate biases log(u), "
+                          "u uniform in [1, chrono-T - 1] per cell, input-gate biases their negatives; replaces "
+                          "--forget-bias", cell="lstm")
+    chrono_T: int = option(0, "lstm, with --chrono: the longest dependency it is set for; 0 = the longest training "
+                           "sequence (--T-max)", flag="--chrono-T", cell="lstm")
     init_scale: float = option(0.0, "uniform initialisation half-width", default_text="1/sqrt(hidden) for lstm, 0.1 for lstm97")
     gate_biases: bool = option(False, cell="lstm97")    # input-gate biases -3, -6, ... (the paper's adding problem)
     gradient: str = option("full", "lstm97: full BPTT, or the paper's truncated gradient (error flows back in "
@@ -411,6 +416,9 @@ def init_params_one(cfg, rng):
              "b": rng.uniform(-s, s, 4 * H), "wy": rng.uniform(-s, s, H),
              "by": rng.uniform(-s, s)}
         p["b"][H:2 * H] = cfg.forget_bias
+        if cfg.chrono:                                   # drawn after every other weight, which keep their values
+            p["b"][H:2 * H] = np.log(rng.uniform(1, chrono_horizon(cfg) - 1, H))
+            p["b"][:H] = -p["b"][H:2 * H]
         return p
     C, N = cfg.blocks * cfg.cells_per_block, cfg.blocks
     U = C + 2 * N
@@ -421,6 +429,11 @@ def init_params_one(cfg, rng):
     if cfg.out_gate_biases:
         p["b"][C + N:] = -1.0 * np.arange(1, N + 1)      # Section 4, Experiment 1's values: -1, -2
     return p
+
+
+def chrono_horizon(cfg):
+    """The T_max of chrono initialisation: --chrono-T, or the longest training sequence."""
+    return cfg.chrono_T or cfg.T_max
 
 
 def count_weights(params):
@@ -1232,9 +1245,16 @@ def _train_group(cfg, seeds, i, state, ckpt, log=None):
     return train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
 
 
+def still_running(out):
+    """Trials that neither reached their stop nor faulted: the budget ended them."""
+    return [r["seed"] for r in out["results"] if not r["reached_target"] and r["fault"] is None]
+
+
 def drop_checkpoints(out):
-    """After a finished run's results are saved: nothing is left to resume."""
-    if not out["interrupted"]:
+    """After a finished run's results are saved: a run whose trials all stopped
+    has nothing left to resume. A run whose budget ended some trials keeps its
+    checkpoints, so that --resume --max-iters LARGER goes on with them."""
+    if not out["interrupted"] and not still_running(out):
         for path in out["checkpoints"]:
             if os.path.exists(path):
                 os.unlink(path)
@@ -1397,7 +1417,9 @@ def load_checkpoints(cfg, seeds, workers, save_dir, log=print):
     a step. A checkpoint of another grouping is regrouped and written anew."""
     paths = checkpoint_files(save_dir)
     if not paths:
-        raise UsageError(f"--resume: no checkpoint in {save_dir}/")
+        finished = held_runs(save_dir)[1]
+        raise UsageError(f"--resume: the run in {save_dir}/ has finished, every trial stopped: nothing to continue"
+                         if finished else f"--resume: no checkpoint in {save_dir}/")
     loaded = []
     for path in paths:
         try:
@@ -1486,8 +1508,12 @@ def config_dict(cfg):
     return d
 
 
+ADDED_FIELDS = {"chrono": False, "chrono_T": 0}   # Config fields newer than results version 2: older files mean these
+
+
 def config_from_dict(d):
     names = {f.name for f in dataclasses.fields(Config)}
+    d = {**{k: v for k, v in ADDED_FIELDS.items() if k not in d}, **d}
     if set(d) != names:
         raise ValueError(f"config keys differ from this code's: missing {sorted(names - set(d))}, "
                          f"unknown {sorted(set(d) - names)}")
@@ -1611,6 +1637,8 @@ def load_or_train(cfg, run_dir, log=print):
         log(f"{run_dir}/ holds no run; training one first")
     check_save_dir(run_dir, RUN_FILES)
     refuse_to_train_into(run_dir)
+    for path in checkpoint_files(run_dir):          # of the run replaced here (its budget was spent)
+        os.unlink(path)
     run_single(cfg, run_dir, log)
     return load_run(run_dir)
 
@@ -1620,8 +1648,9 @@ def refuse_to_train_into(run_dir):
     trained with other settings, but only into an empty folder or the default
     run/ holding a finished run: never over a checkpoint or another result."""
     checkpoints, results = held_runs(run_dir)
-    if checkpoints or (results and os.path.normpath(run_dir) != DEFAULT_SAVE_DIR):
-        held = f"an interrupted run ({os.path.basename(checkpoints[0])})" if checkpoints else f"a run ({results[0]})"
+    interrupted = checkpoints and not finished_at_budget(run_dir, results)
+    if interrupted or (results and os.path.normpath(run_dir) != DEFAULT_SAVE_DIR):
+        held = f"an interrupted run ({os.path.basename(checkpoints[0])})" if interrupted else f"a run ({results[0]})"
         raise UsageError(f"--run-dir: {run_dir}/ holds {held} trained with other settings than these flags; "
                          f"give the flags it was trained with (its sweep.json or history.json lists them), or "
                          f"another --run-dir")
@@ -1805,8 +1834,8 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
         else:
             kind = str if isinstance(f.default, tuple) else type(f.default)
             a(flag_name(f), dest=f.name, type=kind, choices=meta.get("choices"), default=None, help=help_)
-    a("--resume", action="store_true", help="continue the interrupted run in --save-dir (same command otherwise; "
-      "--workers and --max-iters may differ)")
+    a("--resume", action="store_true", help="continue the interrupted run in --save-dir, or one whose budget ended "
+      "trials that had not stopped, with a larger --max-iters (same command otherwise; --workers and --max-iters may differ)")
     if save_dir:
         a("--overwrite", action="store_true", help="replace the run in --save-dir (without it, a folder holding an "
           f"interrupted run, or a finished one other than {DEFAULT_SAVE_DIR}/, is refused)")
@@ -1842,6 +1871,8 @@ def config_from_args(args):
             over["n_seq"] = tuple(int(n) for n in over["n_seq"].split(","))
         except ValueError:
             raise UsageError(f"--n-seq: cannot read {over['n_seq']!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
+    if "forget_bias" in over and over.get("chrono"):
+        raise UsageError("--forget-bias: does not apply with --chrono, which sets the forget-gate biases")
     cfg = dataclasses.replace(cfg, **over)
     if "lr" not in over and "optimizer" in over and not args.paper:
         cfg = dataclasses.replace(cfg, lr=DEFAULT_LR[cfg.optimizer])
@@ -1866,6 +1897,9 @@ def validate(cfg):
     need(finite(cfg.clip) and 0 <= cfg.clip <= 1e6, "clip", "in [0, 1e6] (0 = off)")
     need(finite(cfg.init_scale) and 0 <= cfg.init_scale <= 10, "init_scale", "in [0, 10] (0 = default)")
     need(finite(cfg.forget_bias) and abs(cfg.forget_bias) <= 100, "forget_bias", "in [-100, 100]")
+    need(cfg.chrono_T == 0 or 3 <= cfg.chrono_T <= 10 ** 7, "chrono_T", "0 (= --T-max) or an integer in [3, 10000000]")
+    if cfg.chrono_T and not cfg.chrono:
+        raise UsageError("--chrono-T: only with --chrono")
     need(finite(cfg.target_test_mse) and 0 < cfg.target_test_mse <= 1, "target_test_mse", "in (0, 1]")
     if not all(1 <= n <= WINDOW for n in cfg.n_seq) or not cfg.n_seq:
         raise UsageError(f"--n-seq: each value must be in [1, {WINDOW}], got {','.join(map(str, cfg.n_seq))}")
@@ -1917,18 +1951,32 @@ def held_runs(folder):
 
 def refuse_to_replace(save_dir, is_default):
     """A fresh run never replaces an interrupted run, nor a finished one outside
-    the default folder: that takes --overwrite."""
+    the default folder: that takes --overwrite. A finished run whose budget ended
+    trials that had not stopped keeps their checkpoints (--resume with a larger
+    --max-iters continues them) and is a finished run here."""
     checkpoints, finished = held_runs(save_dir)
-    if checkpoints:
+    if checkpoints and not finished_at_budget(save_dir, finished):
         raise UsageError(f"--save-dir: {save_dir}/ holds an interrupted run ({os.path.basename(checkpoints[0])}); "
                          f"continue it with --resume, or replace it with --overwrite")
     if finished and not is_default:
+        go_on = "; or continue its unstopped trials with --resume and a larger --max-iters" if checkpoints else ""
         raise UsageError(f"--save-dir: {save_dir}/ holds a finished run ({finished[0]}); choose another "
-                         f"--save-dir, or replace it with --overwrite")
+                         f"--save-dir, or replace it with --overwrite{go_on}")
+
+
+def finished_at_budget(save_dir, finished):
+    """Whether the results in save_dir are of a run that ended, not of an interrupted one."""
+    try:
+        with open(os.path.join(save_dir, finished[0])) as f:
+            return finished and json.load(f).get("interrupted") is False
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def describe(cfg):
-    net = (f"lstm {cfg.hidden} cells{'' if cfg.forget_gate else ', no forget gate'}" if cfg.cell == "lstm" else
+    forget = (f", chrono init T {chrono_horizon(cfg)}" if cfg.chrono else f", forget bias {cfg.forget_bias:g}") \
+        if cfg.forget_gate else ", no forget gate"
+    net = (f"lstm {cfg.hidden} cells{forget}" if cfg.cell == "lstm" else
            f"lstm97 {cfg.blocks}x{cfg.cells_per_block} cells, {cfg.gradient} gradient")
     stop = (f"stop at test MSE < {cfg.target_test_mse}" if cfg.stop == "test_mse" else
             "stop: paper rule" + ("" if cfg.task == "adding" else f" n_seq {','.join(map(str, cfg.n_seq))}"))
@@ -2008,7 +2056,7 @@ def main(argv=None):
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
         return 2
-    if args.overwrite:
+    if not args.resume:
         for path in checkpoint_files(args.save_dir):     # the replaced run's: never resumed into this one
             os.unlink(path)
     catch_interrupts()

@@ -170,3 +170,50 @@ def test_the_check_refuses_sequences_of_another_length(trained, tmp_path):
     assert r.returncode == 0 and "(the run's held-out test set)" in r.stdout, r.stderr
     r = check(tmp_path / "paper_run", tmp_path / "paper_16_of_the_test_set.npz")
     assert r.returncode == 0 and "16 sequences" in r.stdout and "held-out" not in r.stdout, r.stdout + r.stderr
+
+
+def test_chrono_biases_follow_their_distribution_and_leave_every_other_weight():
+    """--chrono: forget-gate biases log(u), u uniform in [1, T_max - 1] (a
+    Kolmogorov-Smirnov distance within the 99.9% band of 1024 draws), input-gate
+    biases exactly their negatives, every other weight as drawn without chrono."""
+    cfg = mp.Config(hidden=1024, chrono=True, T_min=500, T_max=550)
+    plain = mp.init_params(mp.Config(hidden=1024, T_min=500, T_max=550), [7])
+    p = mp.init_params(cfg, [7])
+    H, b = cfg.hidden, p["b"][0]
+    u = np.sort(np.exp(b[H:2 * H]))
+    assert 1 <= u[0] and u[-1] <= 549
+    ks = np.abs(np.arange(1, H + 1) / H - (u - 1) / 548).max()
+    assert ks < 1.95 / np.sqrt(H), ks
+    assert np.array_equal(b[:H], -b[H:2 * H])
+    assert np.array_equal(b[2 * H:], plain["b"][0, 2 * H:])
+    assert all(np.array_equal(p[k], plain[k]) for k in ("Wx", "Wh", "wy", "by"))
+    short = mp.init_params(mp.Config(hidden=1024, chrono=True, chrono_T=10), [7])["b"][0, H:2 * H]
+    assert np.exp(short).max() <= 9 and np.exp(short).min() >= 1
+
+
+def test_a_chrono_network_in_torch_is_our_network(tmp_path):
+    """The export of a --chrono run: torch's bias_ih_l0 carries every bias
+    (bias_hh_l0 is zero), in torch's gate order, and the network computes ours."""
+    d = tmp_path / "run"
+    r = subprocess.run([sys.executable, MAIN, "--max-iters", "2", "--eval-every", "1", "--n-test", "32", "--hidden",
+                        "6", "--chrono", "--task", "adding", "--quiet", "--save-dir", str(d)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    cfg, params, _, _ = mp.load_run(str(d))
+    assert cfg.chrono and mp.chrono_horizon(cfg) == cfg.T_max
+    with np.load(d / "weights_torch.npz") as z:
+        sd = {k: z[k] for k in z.files}
+    H = cfg.hidden
+    assert not sd["lstm.bias_hh_l0"].any()
+    np.testing.assert_array_equal(sd["lstm.bias_ih_l0"][H:2 * H], params["b"][0, H:2 * H])
+    X, L, y = mp.make_test_set(cfg)
+    ours = mp.predict(cfg, params, X, L)[0]
+    np.testing.assert_allclose(torch_lstm_equations(sd, X.transpose(1, 0, 2), L), ours, rtol=0, atol=1e-12)
+    torch = pytest.importorskip("torch")
+    lstm, fc = torch.nn.LSTM(2, H, batch_first=True).double(), torch.nn.Linear(H, 1).double()
+    lstm.load_state_dict({k[5:]: torch.from_numpy(v) for k, v in sd.items() if k.startswith("lstm.")})
+    fc.load_state_dict({k[3:]: torch.from_numpy(v) for k, v in sd.items() if k.startswith("fc.")})
+    with torch.no_grad():
+        out, _ = lstm(torch.from_numpy(X.transpose(1, 0, 2).copy()))
+        theirs = torch.sigmoid(fc(out[torch.arange(len(L)), torch.from_numpy(L) - 1]))[:, 0].numpy()
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)

@@ -107,16 +107,44 @@ def test_a_larger_budget_on_resume_ends_as_if_it_had_been_the_budget_from_the_st
     assert json.loads((tmp_path / "b" / "sweep.json").read_text())["config"]["max_iters"] == 3000
 
 
+def test_a_run_whose_budget_ran_out_goes_on_with_a_larger_one(uninterrupted, tmp_path):
+    """A run whose budget (1000) ends trials that had not stopped writes its results
+    and keeps its checkpoint; --resume --max-iters 3000 then ends with the trials and
+    weights of a run given 3000 from the start. Once every trial has stopped, nothing
+    is left: --resume is refused, one line, exit 2, nothing touched."""
+    small = [*SWEEP[:SWEEP.index("--max-iters")], "--max-iters", "1000", *SWEEP[SWEEP.index("--max-iters") + 2:]]
+    r = run([*small, "--workers", "2", "--save-dir", "b"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    trials, _ = sweep_files(tmp_path / "b")
+    assert not all(t["reached_target"] for t in trials)
+    assert glob.glob(str(tmp_path / "b" / "checkpoint*"))
+    r = run([*small, "--save-dir", "b"], tmp_path)
+    assert r.returncode == 2 and "--resume" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = run([*SWEEP, "--workers", "1", "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    trials, weights = sweep_files(tmp_path / "b")
+    ref_trials, ref_weights = uninterrupted
+    assert trials == ref_trials
+    assert all(np.array_equal(weights[k], ref_weights[k]) for k in ref_weights)
+    assert not glob.glob(str(tmp_path / "b" / "checkpoint*"))
+    before = snapshot(tmp_path / "b")
+    r = run([*SWEEP, "--max-iters", "5000", "--save-dir", "b", "--resume"], tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "every trial stopped" in r.stderr, r.stderr
+    assert snapshot(tmp_path / "b") == before
+
+
 def test_a_budget_equal_to_the_checkpoints_iteration_ends_the_run_there(tmp_path):
     """--max-iters at the checkpoint's own iteration is taken: no step, the run ends
-    there with its results written and its checkpoint dropped."""
+    there with its results written; its trials that had not stopped keep their
+    checkpoint (a larger budget can continue them), the stopped ones need none."""
     write_checkpoints(str(tmp_path / "b"), cli_config([*SWEEP, "--save-dir", "b"]), [[0, 2, 4, 7]], [1000])
     at = [*SWEEP[:SWEEP.index("--max-iters")], "--max-iters", "1000", *SWEEP[SWEEP.index("--max-iters") + 2:]]
     r = run([*at, "--save-dir", "b", "--resume"], tmp_path)
     assert r.returncode == 0, r.stderr
     sweep = json.loads((tmp_path / "b" / "sweep.json").read_text())
     assert not sweep["interrupted"] and max(t["iterations"] for t in sweep["trials"]) == 1000
-    assert not glob.glob(str(tmp_path / "b" / "checkpoint*"))
+    assert not all(t["reached_target"] for t in sweep["trials"])
+    assert glob.glob(str(tmp_path / "b" / "checkpoint*"))
 
 
 def test_regrouped_checkpoints_replace_the_old_ones(tmp_path):
@@ -162,7 +190,9 @@ def test_a_fresh_run_never_replaces_a_result(tmp_path, held):
         r = run([*args, "--save-dir", "kept"], tmp_path)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "--overwrite" in r.stderr
-        assert ("--resume" in r.stderr) == (held == "checkpoint")
+        assert ("interrupted run" in r.stderr) == (held == "checkpoint")
+        # TINY's budget ends its trials unstopped: their checkpoints stay for --resume --max-iters LARGER
+        assert ("--resume" in r.stderr) == (held == "checkpoint" or bool(glob.glob(str(d / "checkpoint*"))))
         assert snapshot(d) == before
 
 
@@ -173,7 +203,10 @@ def test_overwrite_replaces_and_resume_with_it_is_refused(tmp_path):
     assert r.returncode == 2 and "--overwrite" in r.stderr and snapshot(tmp_path / "kept") == before
     r = run([*TINY, "--seeds", "0,1", "--save-dir", "kept", "--overwrite"], tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(tmp_path / "kept")) == ["sweep.json", "sweep_weights.npz"]
+    files = sorted(os.listdir(tmp_path / "kept"))
+    assert [f for f in files if not f.startswith("checkpoint")] == ["sweep.json", "sweep_weights.npz"]
+    assert all(mp.load_checkpoint(str(tmp_path / "kept" / f))[1].seeds in ([0], [1], [0, 1])   # the new run's only
+               for f in files if f.startswith("checkpoint"))
 
 
 def test_the_default_run_folder_is_retrained_as_before(tmp_path):
