@@ -29,6 +29,8 @@ import argparse  # noqa: E402
 import copy  # noqa: E402
 import dataclasses  # noqa: E402
 import functools  # noqa: E402
+import hashlib  # noqa: E402
+import io  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -1231,12 +1233,17 @@ def train_parallel(cfg, seeds, workers, save_dir, log=print, states=None):
         # terminate would leave an idle worker waiting on its queue forever
         pool.close()
         pool.join()
+    return {**merge_parts(parts), "checkpoints": paths}
+
+
+def merge_parts(parts):
+    """The lockstep groups' results as one run's."""
     params = {k: np.concatenate([p["params"][k] for p in parts]) for k in parts[0]["params"]}
     return {"params": params, "results": [r for p in parts for r in p["results"]],
             "elapsed_sec": max(p["elapsed_sec"] for p in parts),
             "iterations": max(p["iterations"] for p in parts), "snapshots": [],
             "stretches": max(parts, key=lambda p: p["iterations"])["stretches"],      # the groups ran side by side
-            "interrupted": any(p["interrupted"] for p in parts), "checkpoints": paths}
+            "interrupted": any(p["interrupted"] for p in parts)}
 
 
 def _train_group(cfg, seeds, i, state, ckpt, log=None):
@@ -1258,6 +1265,109 @@ def drop_checkpoints(out):
         for path in out["checkpoints"]:
             if os.path.exists(path):
                 os.unlink(path)
+
+
+# ----------------------------------------------------------------------------
+# beyond one machine: the lockstep groups as tasks on a Dask cluster (--scheduler).
+# A task trains one group for one stretch of iterations, a pure function of the
+# group's state (checkpoint bytes in, checkpoint bytes out); the client writes
+# each group's checkpoint as its stretch returns. A worker lost mid-stretch costs
+# that stretch: Dask runs the task again from the same state, to the same bits.
+
+class ClusterError(Exception):
+    """The cluster failed the run (a task that killed its worker on every try, a
+    worker with other code): one line, exit 2; the checkpoints written so far stay."""
+
+
+def code_version():
+    """sha256 of this file: a worker must run the client's code, or its bits could differ."""
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def run_stretch(blob, last, version):
+    """Cluster task: the group in checkpoint bytes `blob`, trained up to iteration
+    `last` (or until its trials stop) -> (its checkpoint bytes, the lines it logged)."""
+    if version != code_version():
+        raise ClusterError(f"worker {platform.node()} runs other code than the client (multiplication_problem.py "
+                           f"sha256 {code_version()[:12]}, the client's {version[:12]})")
+    cfg, st = load_checkpoint(io.BytesIO(blob))
+    test = make_test_set(cfg)
+    if not st.curve:
+        record_test(cfg, st, test, 0, slice(None))
+    lines = []
+    run_until(dataclasses.replace(cfg, quiet=True), st, test, last, lines.append)
+    return checkpoint_bytes(cfg, st), lines
+
+
+def connect(address, timeout=10):
+    """A dask.distributed Client of the scheduler at `address` with at least one
+    worker, the client's copy of this file sent to every worker (UsageError if
+    there is no such scheduler or no worker joins)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler: needs dask and distributed (pip install -r requirements.txt)")
+    try:
+        client = Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise UsageError(f"--scheduler: cannot reach {address} ({type(e).__name__}: {e})".splitlines()[0])
+    try:
+        client.wait_for_workers(1, timeout=6 * timeout)
+        client.upload_file(os.path.abspath(__file__))        # workers run the client's code
+    except (OSError, TimeoutError) as e:
+        client.close()
+        raise UsageError(f"--scheduler: no worker joined {address} within {6 * timeout} s "
+                         f"({type(e).__name__})")
+    return client
+
+
+def train_on_cluster(cfg, seeds, workers, save_dir, client, log=print, states=None):
+    """train_parallel's result, each lockstep group trained on the cluster in
+    stretches of --checkpoint-every iterations (--eval-every if 0)."""
+    import multiplication_problem as engine                  # by this name, so that workers find run_stretch
+    groups = seed_groups(seeds, workers)
+    paths = [checkpoint_path(save_dir, g, len(groups)) for g in groups]
+    states = states or [new_state(cfg, g) for g in groups]
+    every, version = cfg.checkpoint_every or cfg.eval_every, code_version()
+    going = lambda st: st.active.any() and st.it < cfg.max_iters
+    started = [time.perf_counter()] * len(groups)
+
+    def submit(i):
+        started[i] = time.perf_counter()
+        return client.submit(engine.run_stretch, checkpoint_bytes(cfg, states[i]),
+                             min(cfg.max_iters, states[i].it + every), version, pure=False)
+
+    running = {submit(i): i for i, st in enumerate(states) if going(st)}
+    try:
+        while running and not INTERRUPTS:
+            done = [f for f in running if f.done()]
+            if not done:
+                time.sleep(0.1)                              # a signal (Ctrl-C) is seen between sleeps
+            for future in done:
+                i = running.pop(future)
+                before = states[i].it
+                try:
+                    blob, lines = future.result()
+                except Exception as e:
+                    raise ClusterError(f"group {i} (seeds {','.join(map(str, groups[i]))}) failed on the cluster "
+                                       f"({type(e).__name__}: {e})".splitlines()[0])
+                states[i] = load_checkpoint(io.BytesIO(blob))[1]
+                save_checkpoint(paths[i], cfg, states[i])
+                glog = lambda line, i=i: log(f"[group {i}] {line}")
+                for line in lines:
+                    if not line.startswith("iter "):
+                        glog(line)
+                if not cfg.quiet:
+                    rate = (states[i].it - before) * cfg.batch_size / max(time.perf_counter() - started[i], 1e-9)
+                    _progress(glog, cfg, states[i], cfg.T_max, rate)
+                if going(states[i]):
+                    running[submit(i)] = i
+    finally:
+        client.cancel(list(running))
+    test = make_test_set(cfg)
+    parts = [finish(cfg, st, st.elapsed, test) for st in states]
+    return {**merge_parts(parts), "checkpoints": paths}
 
 
 # ----------------------------------------------------------------------------
@@ -1342,6 +1452,17 @@ def regroup(cfg, states, groups, log):
 # checkpoints: arrays in one .npz, everything else as JSON inside it
 
 def save_checkpoint(path, cfg, st):
+    save_npz(path, checkpoint_arrays(cfg, st))
+
+
+def checkpoint_bytes(cfg, st):
+    """The checkpoint file's bytes, for a state that travels to a cluster worker and back."""
+    f = io.BytesIO()
+    np.savez(f, **checkpoint_arrays(cfg, st))
+    return f.getvalue()
+
+
+def checkpoint_arrays(cfg, st):
     K = len(st.seeds)
     a = {"p." + k: v for k, v in st.params.items()}
     if st.opt is not None:
@@ -1360,11 +1481,12 @@ def save_checkpoint(path, cfg, st):
             "streams": [{"rng": s.rng.bit_generator.state, "chunk_state": s.state, "pos": s.pos}
                         for s in st.streams]}
     a["meta"] = np.array(json.dumps(meta))
-    save_npz(path, a)
+    return a
 
 
 def load_checkpoint(path):
-    """-> (cfg, TrainState). Raises RunError if the file is not a checkpoint of ours."""
+    """-> (cfg, TrainState). Raises RunError if the file is not a checkpoint of ours.
+    `path` may also be a file object (a checkpoint's bytes from a cluster worker)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
@@ -1819,7 +1941,11 @@ def build_parser(description="Train LSTMs on the multiplication (or adding) prob
     a = p.add_argument
     a("--seeds", default=None, help="train several seeds in lockstep, e.g. 0-29 or 0,3,7; writes sweep.json")
     a("--workers", type=int, default=os.cpu_count() or 1,
-      help="processes for --seeds; results do not depend on it (default: the number of cores)")
+      help="processes for --seeds (with --scheduler: tasks); results do not depend on it (default: the number of cores)")
+    a("--scheduler", default=None, metavar="ADDRESS",
+      help="run the --seeds sweep's lockstep groups on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+           "tcp://host:8786), in stretches of --checkpoint-every iterations (--eval-every if 0); the checkpoints stay "
+           "here (docs/cli.md, 'Beyond one machine')")
     a("--paper", action="store_true", help="the paper's protocol for --task: the 1997 LSTM, its truncated gradient, "
       "on-line gradient descent, the paper's generator and stopping rules")
     a("--T", type=int, default=None, help="minimal sequence length for --paper: lengths in [T, T + T/10] (default 100)")
@@ -1999,10 +2125,14 @@ def run_single(cfg, save_dir, log, states=None):
     return 0
 
 
-def run_sweep(cfg, seeds, workers, save_dir, log, states=None):
-    log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers" + (" | resumed" if states else ""))
+def run_sweep(cfg, seeds, workers, save_dir, log, states=None, client=None):
+    log(describe(cfg) + f" | {len(seeds)} seeds, {min(workers, len(seeds))} workers" + (" | resumed" if states else "")
+        + (f" | cluster {client.scheduler.address}" if client else ""))
     os.makedirs(save_dir, exist_ok=True)
-    out = train_parallel(cfg, seeds, workers, save_dir, log, states)
+    if client is None:
+        out = train_parallel(cfg, seeds, workers, save_dir, log, states)
+    else:
+        out = train_on_cluster(cfg, seeds, workers, save_dir, client, log, states)
     sweep = save_sweep(save_dir, cfg, out, seeds)
     drop_checkpoints(out)
     print_table(cfg, sweep, log)
@@ -2029,9 +2159,12 @@ def export_main(args, cfg):
 
 
 def main(argv=None):
+    client = None
     try:
         args = build_parser().parse_args(argv)
         cfg = config_from_args(args)
+        if args.scheduler is not None and (args.seeds is None or args.export_data is not None):
+            raise UsageError("--scheduler: only for a sweep (--seeds), whose lockstep groups are its tasks")
         if args.export_data is not None:
             return export_main(args, cfg)
         seeds = parse_seeds(args.seeds) if args.seeds is not None else None
@@ -2047,6 +2180,8 @@ def main(argv=None):
             cfg = dataclasses.replace(cfg, snapshot_every=0)    # snapshots are for single runs
         log = (lambda s: None) if cfg.quiet else (lambda s: print(s, flush=True))
         states = None
+        if args.scheduler is not None:
+            client = connect(args.scheduler)
         if args.resume:
             states = load_checkpoints(cfg, seeds or [cfg.seed], args.workers if seeds else 1, args.save_dir, log)
     except KeyboardInterrupt:
@@ -2055,6 +2190,8 @@ def main(argv=None):
         return 130
     except UsageError as e:
         print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}", file=sys.stderr)
+        if client is not None:
+            client.close()
         return 2
     if not args.resume:
         for path in checkpoint_files(args.save_dir):     # the replaced run's: never resumed into this one
@@ -2062,8 +2199,17 @@ def main(argv=None):
     catch_interrupts()
     if seeds is None:
         run_single(cfg, args.save_dir, log, states)
-    else:
+    elif args.scheduler is None:
         run_sweep(cfg, seeds, args.workers, args.save_dir, log, states)
+    else:
+        try:
+            run_sweep(cfg, seeds, args.workers, args.save_dir, log, states, client)
+        except ClusterError as e:
+            print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}; the checkpoints in "
+                  f"{args.save_dir}/ are kept: continue with --resume", file=sys.stderr)
+            return 2
+        finally:
+            client.close()
     if INTERRUPTS:
         print(f"interrupted by signal {INTERRUPTS[0]}: checkpoint and what was trained so far saved in "
               f"{args.save_dir}/; continue with the same command and --resume", file=sys.stderr)
