@@ -2000,6 +2000,13 @@ def config_from_args(args):
     if "forget_bias" in over and over.get("chrono"):
         raise UsageError("--forget-bias: does not apply with --chrono, which sets the forget-gate biases")
     cfg = dataclasses.replace(cfg, **over)
+    for f in dataclasses.fields(Config):       # given, even at its default value, for the other cell
+        if f.name in over and f.metadata.get("cell", cfg.cell) != cfg.cell:
+            other = " or --paper" if f.metadata["cell"] == "lstm97" else ""
+            raise UsageError(f"{flag_name(f)}: applies to --cell {f.metadata['cell']}{other} only")
+    if "n_seq" in over and (cfg.task != "multiplication" or cfg.stop != "paper"):
+        raise UsageError("--n-seq: applies to the multiplication problem's paper stop only (--task multiplication "
+                         "--stop paper, or --paper)")
     if "lr" not in over and "optimizer" in over and not args.paper:
         cfg = dataclasses.replace(cfg, lr=DEFAULT_LR[cfg.optimizer])
     validate(cfg)

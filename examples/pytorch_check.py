@@ -37,15 +37,23 @@ except ImportError:
 # ----------------------------------------------------------------------------
 # 1. our trained weights in torch: the same test MSE
 
+def read_export(path):
+    """X, lengths, y and the generator settings of a --export-data file (RunError for any other file)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["X"], z["lengths"], z["y"], json.loads(str(z["generator"]))
+    except Exception as e:
+        raise mp.RunError(f"{path} is not a data export of multiplication_problem.py --export-data "
+                          f"({type(e).__name__})")
+
+
 def check(run_dir, data_path):
     cfg, params, history, _ = mp.load_run(run_dir)
     weights = os.path.join(run_dir, "weights_torch.npz")
     if not os.path.exists(weights):
         raise mp.RunError(f"{weights} is missing (torch has no 1997 cell: only --cell lstm runs with a forget "
                           "gate are exported); train one with: python multiplication_problem.py")
-    with np.load(data_path) as z:
-        X, lengths, y = z["X"], z["lengths"], z["y"]
-        gen = json.loads(str(z["generator"]))
+    X, lengths, y, gen = read_export(data_path)
     lengths_from = ("eval_T",) if cfg.dist == "reference" else ("T_min", "T_max")   # as make_test_set
     fields = {f.name: f for f in dataclasses.fields(mp.Config)}
     differ = [k for k in ("task", "dist") + lengths_from if gen[k] != getattr(cfg, k)]

@@ -86,6 +86,10 @@ def test_snapshots_thin_out_to_a_bounded_evenly_spaced_set():
     (["--error-factor", "2", "--cell", "lstm97", "--optimizer", "rmsprop"], "--error-factor"),
     (["--paper", "--cell", "lstm"], "--cell"),
     (["--chrono", "--paper"], "--chrono"),
+    (["--gradient", "full"], "--gradient"),                    # the other cell's option at its default value
+    (["--hidden", "16", "--paper"], "--hidden"),
+    (["--paper", "--task", "adding", "--n-seq", "13"], "--n-seq"),
+    (["--n-seq", "13"], "--n-seq"),                            # the reference task stops at its test MSE
     (["--chrono", "--forget-bias", "3"], "--forget-bias"),
     (["--chrono-T", "50"], "--chrono-T"),
     (["--chrono", "--chrono-T", "2"], "--chrono-T"),

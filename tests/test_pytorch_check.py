@@ -42,3 +42,19 @@ def test_a_flag_of_the_other_mode_is_refused(tmp_path):
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and flag in r.stderr, r.stderr
     assert not os.listdir(tmp_path)
+
+
+def test_a_file_that_is_not_an_export_is_one_line(tmp_path):
+    """--data naming any other file (text, an npz of other arrays): one line, exit 2."""
+    main = os.path.join(ROOT, "multiplication_problem.py")
+    r = subprocess.run([sys.executable, main, "--max-iters", "2", "--eval-every", "1", "--n-test", "16", "--hidden", "3",
+                        "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "text.npz").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    import numpy as np
+    np.savez(tmp_path / "other.npz", X=np.zeros(3))
+    for name in ("text.npz", "other.npz"):
+        r = subprocess.run([sys.executable, EXAMPLE, "--data", name], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "not a data export" in r.stderr, r.stderr
