@@ -177,10 +177,12 @@ def unfinished():
 def pace(s):
     """-> (sequences per trial so far, budget, sequences per second per trial: mean over the
     run's wall time, the latest stretch or None, hours to the budget at the latest rate
-    with as many trials per process as then, and the cores that takes: one per process)."""
+    with as many trials per process as then, and the cores that takes: one per process, for
+    the trials still training; stopped trials need none)."""
     seen, budget = max(t["sequences_seen"] for t in s["trials"]), s["config"]["max_iters"] * s["config"]["batch_size"]
     mean_rate, latest = seen / s["elapsed_sec"], latest_stretch(s)
-    cores = -(-len(s["trials"]) // latest.trials) if latest else 1
+    training = sum(not t["reached_target"] and not t.get("fault") for t in s["trials"])
+    cores = max(1, -(-training // latest.trials)) if latest else 1
     return seen, budget, mean_rate, latest, (budget - seen) / (latest.rate if latest else mean_rate) / 3600, cores
 
 

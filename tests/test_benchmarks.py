@@ -226,12 +226,14 @@ def test_pace_counts_a_core_per_process():
     import paper_table
     stretch = {"iterations": [0, 7200], "elapsed_sec": [0.0, 3600.0], "cpu_sec": 3600.0, "date": "d", "processor": "p"}
     sweep = {"config": {"batch_size": 1, "max_iters": 36_000}, "elapsed_sec": 3600.0, "stretches": [stretch],
-             "trials": [{"sequences_seen": 7200}] * 10}
+             "trials": [{"sequences_seen": 7200, "reached_target": False}] * 10}
     assert paper_table.pace(sweep)[4:] == (4.0, 1)                       # 28,800 more at 2 per second, one process
     stretch["trials"] = 4                                                # three processes: 4, 4 and 2 trials
     assert paper_table.pace(sweep)[4:] == (4.0, 3)
     assert [paper_table.on_cores(*paper_table.pace(sweep)[4:]), paper_table.on_cores(4.0, 1)] == \
         ["4.0 hours on 3 cores", "4.0 hours of one core"]
+    sweep["trials"] = [{"sequences_seen": 7200, "reached_target": True}] * 9 + sweep["trials"][:1]
+    assert paper_table.pace(sweep)[4:] == (4.0, 1)                       # the stopped trials need no core
 
 
 def test_leaving_chance_is_the_first_test_below_half_the_chance_level():
