@@ -5,6 +5,7 @@
     python benchmarks/bench_speed.py --paper --against 4fd107e   # the paper protocol, this code vs that commit's
     python benchmarks/bench_speed.py --processes 4fd107e --iters 5000 --repeats 5 --only   # ... as whole processes
     python benchmarks/bench_speed.py --time-to-target 100-129 --torch   # seconds to the target, ours vs PyTorch
+    python benchmarks/bench_speed.py --paths --repeats 3                # every path as whole processes (docs/speed.md)
 
 Prints milliseconds per training iteration (data, forward, backward, update;
 no evaluation) and sequences per second. Reference setting: batch 32, T in
@@ -147,6 +148,141 @@ def processes_against(rev, iters, repeats):
               f"{np.median(o) / np.median(w):.2f}x (median)")
 
 
+# ----------------------------------------------------------------------------
+# --paths: every path of the trainer as whole processes, alternating
+
+MAIN = os.path.join(ROOT, "multiplication_problem.py")
+# the forget-gate recipe of docs/pytorch.md (row 9): adding, the paper's data, 64 cells, forget bias 5,
+# RMSprop 1e-3, clip 1, one sequence per update; 10 trials in lockstep against one nn.LSTM trial
+ONLINE = ["--task", "adding", "--dist", "paper", "--T-min", "100", "--T-max", "110", "--hidden", "64",
+          "--forget-bias", "5", "--optimizer", "rmsprop", "--lr", "1e-3", "--clip", "1", "--batch-size", "1",
+          "--stop", "paper", "--seeds", "0-9", "--workers", "1", "--eval-every", "100000", "--quiet"]
+# batches at T = 500: 16 cells, batch 32, Adam 5e-3, clip 1; 10 trials in lockstep against one nn.LSTM trial
+BATCH500 = ["--task", "adding", "--dist", "paper", "--T-min", "500", "--T-max", "550", "--hidden", "16",
+            "--forget-bias", "5", "--optimizer", "adam", "--lr", "5e-3", "--clip", "1", "--batch-size", "32",
+            "--stop", "paper", "--seeds", "0-9", "--workers", "1", "--eval-every", "100000", "--quiet"]
+
+
+def tree_at(rev, folder):
+    """The whole tree of git revision `rev` (HEAD included) unpacked into folder/rev."""
+    import subprocess
+    out = os.path.join(folder, rev)
+    if not os.path.isdir(out):
+        os.makedirs(out)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", out], input=archive, check=True)
+    return out
+
+
+def timed(argv, cwd):
+    """(wall seconds, CPU seconds) of one whole process."""
+    import subprocess
+    c0, t0 = children_cpu_seconds(), time.perf_counter()
+    subprocess.run([sys.executable, *argv], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0, children_cpu_seconds() - c0
+
+
+def alternate(sides, repeats):
+    """sides: name -> (argv, cwd); each run `repeats` times, in turn -> name -> [(wall, cpu)]."""
+    times = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, (argv, cwd) in sides.items():
+            times[name].append(timed(argv, cwd))
+    return times
+
+
+def median_wall(t):
+    return float(np.median([w for w, _ in t]))
+
+
+def report(title, times, per=None):
+    """Medians (best) of wall and CPU seconds; per: name -> trials the process trains (per-trial figures)."""
+    print(f"  {title}")
+    for name, t in times.items():
+        w, c = np.array(t).T
+        k = (per or {}).get(name, 1)
+        print(f"    {name}: wall median {np.median(w):.2f} s (best {w.min():.2f}), CPU median {np.median(c):.2f} s"
+              + (f"; per trial {np.median(w) / k:.2f} s" if k > 1 else ""))
+
+
+def torch_process(kind, updates, dtype):
+    """One nn.LSTM trial of the recipe `kind` (online or batch500) for `updates` updates, the same sequences as
+    this project's seed 0: run as its own process by --paths (--torch-process)."""
+    import torch
+    from torch_net import Net, from_time_major
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    online = kind == "online"
+    cfg = mp.Config(task="adding", dist="paper", T_min=100 if online else 500, T_max=110 if online else 550,
+                    hidden=64 if online else 16, batch_size=1 if online else 32)
+    net = Net(cfg.hidden, forget_bias=5.0).to(getattr(torch, dtype))
+    opt = (torch.optim.RMSprop(net.parameters(), lr=1e-3) if online else torch.optim.Adam(net.parameters(), lr=5e-3))
+    stream = mp.Stream(cfg, mp.rng_for(0, 1))
+    for _ in range(updates):
+        X, L, y = stream.next()
+        Xt, Lt = from_time_major(X, L)
+        loss = ((net(Xt.to(getattr(torch, dtype)), Lt) - torch.from_numpy(y).to(getattr(torch, dtype))) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+
+
+def evaluation_share():
+    """Evaluation's share of a run at T = 500 (the paper's test set of 2560 sequences every 20,000
+    sequences), for the two forget-gate paths, 3 trials in lockstep as the screen runs them:
+    seconds of one evaluation against the seconds of the 20,000 sequences between two."""
+    for name, online in (("one sequence per update, 64 cells", True), ("batches of 32, 16 cells", False)):
+        cfg = mp.Config(task="adding", dist="paper", T_min=500, T_max=550, hidden=64 if online else 16,
+                        batch_size=1 if online else 32, optimizer="rmsprop" if online else "adam", stop="paper",
+                        snapshot_every=0, quiet=True)
+        n = 40 if online else 10
+        t = numpy_loop(cfg, [0, 1, 2], n) / n
+        test = mp.make_test_set(cfg)
+        params = mp.init_params(cfg, [0, 1, 2])
+        t0 = time.perf_counter()
+        mp.evaluate(cfg, params, test)
+        e = time.perf_counter() - t0
+        train = t * 20_000 / cfg.batch_size
+        print(f"    {name}: one evaluation {e:.1f} s, 20,000 sequences of training {train:.0f} s -> evaluation "
+              f"{100 * e / (e + train):.1f}% of the run")
+
+
+def paths(reference_rev, paper_rev, repeats, folder):
+    """Every path, whole processes, alternating (--paths)."""
+    head = tree_at("HEAD", folder)
+    bench = os.path.join(head, "benchmarks", "bench_speed.py")
+    out = lambda name: ["--save-dir", os.path.join(folder, "out", f"{name}-{time.monotonic_ns()}")]
+    print(f"  every path, {repeats} alternating whole processes per side (HEAD = this checkout's commit)")
+    ref = {rev: (["multiplication_problem.py", "--seed", "5001", "--quiet"], tree_at(rev, folder))
+           for rev in (reference_rev, "HEAD")}
+    times = alternate({k: (argv + out(k), cwd) for k, (argv, cwd) in ref.items()}, repeats)
+    report(f"the reference run (the default command, seed 5001, to the target): {reference_rev} against HEAD "
+           f"-> {median_wall(times[reference_rev]) / median_wall(times['HEAD']):.2f}x", times)
+    paper = ["multiplication_problem.py", "--paper", "--task", "adding", "--T", "100", "--seeds", "0-9", "--workers",
+             "1", "--max-iters", "5000", "--quiet"]
+    times = alternate({rev: (paper + out(rev), tree_at(rev, folder)) for rev in (paper_rev, "HEAD")}, repeats)
+    report(f"the 1997 paper protocol (adding, T = 100, 10 trials, 5,000 sequences each): {paper_rev} against HEAD "
+           f"-> {median_wall(times[paper_rev]) / median_wall(times['HEAD']):.2f}x", times)
+    for kind, flags, updates in (("online", ONLINE, 1000), ("batch500", BATCH500, 100)):
+        for dtype in ("float64", "float32"):
+            sides = {f"numpy {dtype}, 10 trials": (["multiplication_problem.py", *flags, "--max-iters", str(updates),
+                                                    "--n-test", "256", "--dtype", dtype] + out(kind), head),
+                     "torch float32, 1 trial": ([bench, "--torch-process", kind, str(updates), "float32"], head)}
+            if dtype == "float64":
+                sides["torch float64, 1 trial"] = ([bench, "--torch-process", kind, str(updates), "float64"], head)
+            times = alternate(sides, repeats)
+            ours = median_wall(times[f"numpy {dtype}, 10 trials"]) / 10
+            what = ("one sequence per update (T = 100-110, 64 cells, RMSprop)" if kind == "online" else
+                    "batches at T = 500-550 (16 cells, 32 sequences, Adam)")
+            report(f"the forget-gate LSTM, {what}, {updates:,d} updates: per trial, numpy {dtype} "
+                   f"{median_wall(times['torch float32, 1 trial']) / ours:.2f}x nn.LSTM float32"
+                   + (f", {median_wall(times['torch float64, 1 trial']) / ours:.2f}x nn.LSTM float64"
+                      if dtype == "float64" else ""), times, {f"numpy {dtype}, 10 trials": 10})
+    print("  evaluation at T = 500, in this process (3 trials in lockstep, as the screen):")
+    evaluation_share()
+
+
 def children_cpu_seconds():
     """User + system CPU time of the finished child processes so far. Unlike the
     wall time it leaves out the time another job on the machine held the core."""
@@ -235,10 +371,19 @@ def main():
                    "this project and, with --torch, a PyTorch loop with the same settings")
     p.add_argument("--processes", metavar="REV", help="time the paper protocol as whole processes, this code and "
                    "git revision REV's trainer, alternating (--iters iterations, default 1000; 5000 in docs/speed.md)")
-    p.add_argument("--only", action="store_true", help="run only what --paper/--against/--processes/--time-to-target ask for")
+    p.add_argument("--paths", action="store_true", help="every path as whole processes, alternating: the reference "
+                   "run against --reference-rev, the 1997 paper protocol against --paper-rev, the forget-gate LSTM "
+                   "(one sequence per update; batches at T = 500) against nn.LSTM, and evaluation's share at T = 500")
+    p.add_argument("--reference-rev", default="d11a9fa", help="with --paths (default d11a9fa)")
+    p.add_argument("--paper-rev", default="4fd107e", help="with --paths (default 4fd107e)")
+    p.add_argument("--torch-process", nargs=3, metavar=("KIND", "UPDATES", "DTYPE"), help=argparse.SUPPRESS)
+    p.add_argument("--only", action="store_true", help="run only what --paper/--against/--processes/--time-to-target/"
+                   "--paths ask for")
     p.add_argument("--sweep", type=int, default=0, metavar="N",
                    help="also time N seeds in one command against N separate runs (same iterations, no early stop)")
     a = p.parse_args()
+    if a.torch_process:
+        return torch_process(a.torch_process[0], int(a.torch_process[1]), a.torch_process[2])
     print(f"machine: {os.cpu_count()} cores, {mp.environment()['processor']}, numpy {np.__version__}, "
           f"{time.strftime('%Y-%m-%d')}")
     if a.time_to_target:
@@ -247,6 +392,10 @@ def main():
         paper_against(a.against, a.iters, a.repeats)
     if a.processes:
         processes_against(a.processes, a.iters, a.repeats)
+    if a.paths:
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            paths(a.reference_rev, a.paper_rev, a.repeats, folder)
     if a.only:
         return
     base = mp.Config(hidden=8)          # the reference's setting

@@ -273,3 +273,24 @@ def test_trials_in_lockstep_equal_separate_runs(cfg, stops):
             assert np.array_equal(v[0], together["params"][name][k]), (seed, name)
         assert alone["results"][0]["test_curve"] == together["results"][k]["test_curve"]
         assert alone["results"][0]["stops"] == together["results"][k]["stops"]
+
+
+def test_a_batch_is_never_padded_past_its_longest_sequence(monkeypatch):
+    """The weight gradient's blocks of steps: a batch (B > 1) sums step by step,
+    never over padding past its longest sequence (blocks of 64 steps once padded
+    the reference task's 20-30 steps to 64 and doubled its backward pass); one
+    sequence per update keeps its 64-step blocks, where the padding is a
+    rank-one product's price for one matmul per block."""
+    calls = []
+    real = mp.time_blocks
+    monkeypatch.setattr(mp, "time_blocks", lambda x, block, K: calls.append((x.shape[0], block)) or real(x, block, K))
+    for B in (32, 1):
+        cfg = mp.Config(hidden=4, batch_size=B, snapshot_every=0)
+        st = mp.new_state(cfg, [0, 1])
+        steps = [mp.train_step(cfg, st, it, print)[1] for it in range(1, 4)]
+        padded = [(T, block) for T, block in calls if -(-T // block) * block != T]
+        if B > 1:
+            assert not padded, padded
+        else:
+            assert {T for T, _ in padded} == set(steps) and {b for _, b in padded} == {64}
+        calls.clear()
