@@ -175,8 +175,10 @@ def tree_at(rev, folder):
 
 
 def timed(argv, cwd):
-    """(wall seconds, CPU seconds) of one whole process."""
+    """(wall seconds, CPU seconds) of one whole process; the argument OUT becomes a new folder."""
     import subprocess
+    import tempfile
+    argv = [tempfile.mkdtemp(dir=cwd, prefix="out-") + "/run" if a == "OUT" else a for a in argv]
     c0, t0 = children_cpu_seconds(), time.perf_counter()
     subprocess.run([sys.executable, *argv], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0, children_cpu_seconds() - c0
@@ -252,7 +254,7 @@ def paths(reference_rev, paper_rev, repeats, folder):
     """Every path, whole processes, alternating (--paths)."""
     head = tree_at("HEAD", folder)
     bench = os.path.join(head, "benchmarks", "bench_speed.py")
-    out = lambda name: ["--save-dir", os.path.join(folder, "out", f"{name}-{time.monotonic_ns()}")]
+    out = lambda name: ["--save-dir", "OUT"]
     print(f"  every path, {repeats} alternating whole processes per side (HEAD = this checkout's commit)")
     ref = {rev: (["multiplication_problem.py", "--seed", "5001", "--quiet"], tree_at(rev, folder))
            for rev in (reference_rev, "HEAD")}
