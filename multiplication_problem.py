@@ -479,9 +479,10 @@ def lstm_forward(params, X, lengths, forget_gate=True, output="logistic", output
     Hs = np.zeros((T + 1, K, B, H), A.dtype)          # Hs[t+1] = h_t
     Cs = np.zeros((T + 1, K, B, H), A.dtype)          # Cs[t+1] = c_t
     TC = np.empty((T, K, B, H), A.dtype)              # tanh(c_t)
+    rec, ig = np.empty((K, B, 4 * H), A.dtype), np.empty((K, B, H), A.dtype)   # per-step scratch
     for t in range(T):
         a = A[t]
-        a += Hs[t] @ Wh_half
+        a += np.matmul(Hs[t], Wh_half, out=rec)
         np.tanh(a, out=a)
         s = a[..., :3 * H]
         s *= 0.5
@@ -489,7 +490,7 @@ def lstm_forward(params, X, lengths, forget_gate=True, output="logistic", output
         if not forget_gate:
             a[..., H:2 * H] = 1.0
         np.multiply(a[..., H:2 * H], Cs[t], out=Cs[t + 1])
-        Cs[t + 1] += a[..., :H] * a[..., 3 * H:]
+        Cs[t + 1] += np.multiply(a[..., :H], a[..., 3 * H:], out=ig)
         np.tanh(Cs[t + 1], out=TC[t])
         np.multiply(a[..., 2 * H:3 * H], TC[t], out=Hs[t + 1])
     h_last = last_step(Hs[1:], lengths)               # (K, B, H)
