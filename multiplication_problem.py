@@ -858,9 +858,18 @@ def rmsprop_step(params, grads, state, lr, idx=slice(None), alpha=0.99, eps=1e-8
     """One RMSprop step for the trials idx, as torch.optim.RMSprop's defaults:
     v = alpha v + (1 - alpha) g^2, w -= lr g / (sqrt(v) + eps); no momentum, not centred."""
     for k, g in grads.items():
-        v = alpha * state["v"][k][idx] + (1 - alpha) * g * g
-        state["v"][k][idx] = v
-        params[k][idx] -= (lr * g / (np.sqrt(v) + eps)).astype(g.dtype)
+        if isinstance(idx, slice):                 # every trial: in place, the same operations in the same order
+            v = state["v"][k]
+            v *= alpha
+            v += np.multiply(g, 1 - alpha) * g
+        else:
+            v = alpha * state["v"][k][idx] + (1 - alpha) * g * g
+            state["v"][k][idx] = v
+        den = np.sqrt(v)
+        den += eps
+        step = np.multiply(g, lr)
+        step /= den
+        params[k][idx] -= step.astype(g.dtype, copy=False)
 
 
 def sgd_step(params, grads, lr, idx=slice(None)):
