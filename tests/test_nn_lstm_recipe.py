@@ -78,3 +78,18 @@ def test_bad_input_is_one_line_and_exit_2():
         r = subprocess.run([sys.executable, os.path.join(EXAMPLES, "nn_lstm_recipe.py"), *args],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and flag in r.stderr, r.stderr
+
+
+def test_chrono_in_torch_sets_the_input_and_forget_biases_only():
+    """chrono_: forget-gate biases log(u), u in [1, T_max - 1], input-gate biases their
+    negatives, all in bias_ih (bias_hh zero there); the g and o quarters as torch drew them."""
+    recipe = load("nn_lstm_recipe")
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(2, 512)
+    before = {n: p.detach().clone() for n, p in lstm.named_parameters()}
+    recipe.chrono_(lstm, 550)
+    H, ih, hh = 512, lstm.bias_ih_l0.detach(), lstm.bias_hh_l0.detach()
+    u = torch.exp(ih[H:2 * H]).numpy()
+    assert 1 <= u.min() and u.max() <= 549 and abs(np.median(u) - 275) < 40
+    assert torch.equal(ih[:H], -ih[H:2 * H]) and not hh[:2 * H].any()
+    assert torch.equal(ih[2 * H:], before["bias_ih_l0"][2 * H:]) and torch.equal(hh[2 * H:], before["bias_hh_l0"][2 * H:])
