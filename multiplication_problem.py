@@ -57,7 +57,8 @@ def keep_freed_memory():
         libc = ctypes.CDLL("libc.so.6")
         M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3          # glibc's malloc.h
         libc.mallopt(M_TRIM_THRESHOLD, ctypes.c_int(2 ** 31 - 1))
-        libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(2 ** 30))
+        if not libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(2 ** 30)):     # older glibc: at most 32 MiB
+            libc.mallopt(M_MMAP_THRESHOLD, ctypes.c_int(2 ** 25))
     except (OSError, AttributeError):
         pass
 
@@ -1306,7 +1307,7 @@ def run_stretch(blob, last, version):
     if not st.curve:
         record_test(cfg, st, test, 0, slice(None))
     lines = []
-    run_until(dataclasses.replace(cfg, quiet=True), st, test, last, lines.append)
+    run_until(cfg, st, test, last, lines.append)           # its progress lines are dropped by the client
     return checkpoint_bytes(cfg, st), lines
 
 
@@ -1320,15 +1321,19 @@ def connect(address, timeout=10):
         raise UsageError("--scheduler: needs dask and distributed (pip install -r requirements.txt)")
     try:
         client = Client(address, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as e:
+    except Exception as e:                                   # refused, timed out, an unknown protocol
         raise UsageError(f"--scheduler: cannot reach {address} ({type(e).__name__}: {e})".splitlines()[0])
     try:
         client.wait_for_workers(1, timeout=6 * timeout)
-        client.upload_file(os.path.abspath(__file__))        # workers run the client's code
-    except (OSError, TimeoutError) as e:
+    except Exception as e:
         client.close()
-        raise UsageError(f"--scheduler: no worker joined {address} within {6 * timeout} s "
-                         f"({type(e).__name__})")
+        raise UsageError(f"--scheduler: no worker joined {address} within {6 * timeout} s ({type(e).__name__})")
+    try:
+        client.upload_file(os.path.abspath(__file__))        # workers run the client's code
+    except Exception as e:                                   # e.g. a worker without numpy cannot import it
+        client.close()
+        raise UsageError(f"--scheduler: the workers of {address} cannot load multiplication_problem.py "
+                         f"({type(e).__name__}: {e})".splitlines()[0])
     return client
 
 
@@ -1374,7 +1379,10 @@ def train_on_cluster(cfg, seeds, workers, save_dir, client, log=print, states=No
                 if going(states[i]):
                     running[submit(i)] = i
     finally:
-        client.cancel(list(running))
+        try:
+            client.cancel(list(running))
+        except Exception:                   # a client whose connection is gone has nothing left to cancel
+            pass
     test = make_test_set(cfg)
     parts = [finish(cfg, st, st.elapsed, test) for st in states]
     return {**merge_parts(parts), "checkpoints": paths}
@@ -2009,6 +2017,8 @@ def config_from_args(args):
             raise UsageError(f"--n-seq: cannot read {over['n_seq']!r}; give integers in [1, {WINDOW}] like 140 or 140,13")
     if "forget_bias" in over and over.get("chrono"):
         raise UsageError("--forget-bias: does not apply with --chrono, which sets the forget-gate biases")
+    if "chrono_T" in over and not over.get("chrono"):
+        raise UsageError("--chrono-T: only with --chrono")
     cfg = dataclasses.replace(cfg, **over)
     for f in dataclasses.fields(Config):       # given, even at its default value, for the other cell
         if f.name in over and f.metadata.get("cell", cfg.cell) != cfg.cell:
@@ -2043,6 +2053,8 @@ def validate(cfg):
     need(cfg.chrono_T == 0 or 3 <= cfg.chrono_T <= 10 ** 7, "chrono_T", "0 (= --T-max) or an integer in [3, 10000000]")
     if cfg.chrono_T and not cfg.chrono:
         raise UsageError("--chrono-T: only with --chrono")
+    if cfg.chrono and not cfg.forget_gate:
+        raise UsageError("--chrono: sets the forget gates' biases; not with --no-forget-gate")
     need(finite(cfg.target_test_mse) and 0 < cfg.target_test_mse <= 1, "target_test_mse", "in (0, 1]")
     if not all(1 <= n <= WINDOW for n in cfg.n_seq) or not cfg.n_seq:
         raise UsageError(f"--n-seq: each value must be in [1, {WINDOW}], got {','.join(map(str, cfg.n_seq))}")
@@ -2108,11 +2120,20 @@ def refuse_to_replace(save_dir, is_default):
 
 
 def finished_at_budget(save_dir, finished):
-    """Whether the results in save_dir are of a run that ended, not of an interrupted one."""
+    """Whether the checkpoints in save_dir are those a finished run's budget left: its
+    results say it was not interrupted, and every checkpoint stands at that budget (a
+    later --resume with a larger one, interrupted or still going, is further on)."""
     try:
         with open(os.path.join(save_dir, finished[0])) as f:
-            return finished and json.load(f).get("interrupted") is False
-    except (OSError, ValueError, IndexError):
+            results = json.load(f)
+        if results.get("interrupted") is not False:
+            return False
+        for path in checkpoint_files(save_dir):
+            with np.load(path, allow_pickle=False) as z:
+                if json.loads(str(z["meta"]))["it"] != results["config"]["max_iters"]:
+                    return False
+        return True
+    except Exception:                 # unreadable results or checkpoints: not a finished run's
         return False
 
 
@@ -2221,9 +2242,9 @@ def main(argv=None):
     else:
         try:
             run_sweep(cfg, seeds, args.workers, args.save_dir, log, states, client)
-        except ClusterError as e:
-            print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}; the checkpoints in "
-                  f"{args.save_dir}/ are kept: continue with --resume", file=sys.stderr)
+        except (ClusterError, OSError, TimeoutError) as e:      # a broken connection included
+            print(f"{os.path.basename(sys.argv[0] or 'multiplication_problem.py')}: error: {e}; the checkpoints "
+                  f"of the stretches that returned stay in {args.save_dir}/ (--resume continues)", file=sys.stderr)
             return 2
         finally:
             client.close()

@@ -6,6 +6,7 @@
     python benchmarks/bench_speed.py --processes 4fd107e --iters 5000 --repeats 5 --only   # ... as whole processes
     python benchmarks/bench_speed.py --time-to-target 100-129 --torch   # seconds to the target, ours vs PyTorch
     python benchmarks/bench_speed.py --paths --repeats 3                # every path as whole processes (docs/speed.md)
+    python benchmarks/bench_speed.py --cluster --repeats 3 --only       # a local Dask cluster against --workers 2
 
 Prints milliseconds per training iteration (data, forward, backward, update;
 no evaluation) and sequences per second. Reference setting: batch 32, T in
@@ -268,21 +269,79 @@ def paths(reference_rev, paper_rev, repeats, folder):
            f"-> {median_wall(times[paper_rev]) / median_wall(times['HEAD']):.2f}x", times)
     for kind, flags, updates in (("online", ONLINE, 1000), ("batch500", BATCH500, 100)):
         for dtype in ("float64", "float32"):
-            sides = {f"numpy {dtype}, 10 trials": (["multiplication_problem.py", *flags, "--max-iters", str(updates),
-                                                    "--n-test", "256", "--dtype", dtype] + out(kind), head),
-                     "torch float32, 1 trial": ([bench, "--torch-process", kind, str(updates), "float32"], head)}
-            if dtype == "float64":
-                sides["torch float64, 1 trial"] = ([bench, "--torch-process", kind, str(updates), "float64"], head)
+            ours = f"numpy {dtype}, 10 trials"
+            sides = {}
+            for n in (updates, 1):        # a process of one update: start-up, the two evaluations, one step
+                sides[(ours, n)] = (["multiplication_problem.py", *flags, "--max-iters", str(n), "--n-test", "256",
+                                     "--dtype", dtype] + out(kind), head)
+                for tdt in ("float32", "float64") if dtype == "float64" else ("float32",):
+                    sides[(f"torch {tdt}, 1 trial", n)] = ([bench, "--torch-process", kind, str(n), tdt], head)
             times = alternate(sides, repeats)
-            ours = median_wall(times[f"numpy {dtype}, 10 trials"]) / 10
+            names = list(dict.fromkeys(name for name, _ in sides))
+            whole = {name: median_wall(times[(name, updates)]) / (10 if name == ours else 1) for name in names}
+            step = {name: (median_wall(times[(name, updates)]) - median_wall(times[(name, 1)])) / (updates - 1)
+                    / (10 if name == ours else 1) for name in names}
             what = ("one sequence per update (T = 100-110, 64 cells, RMSprop)" if kind == "online" else
                     "batches at T = 500-550 (16 cells, 32 sequences, Adam)")
-            report(f"the forget-gate LSTM, {what}, {updates:,d} updates: per trial, numpy {dtype} "
-                   f"{median_wall(times['torch float32, 1 trial']) / ours:.2f}x nn.LSTM float32"
-                   + (f", {median_wall(times['torch float64, 1 trial']) / ours:.2f}x nn.LSTM float64"
-                      if dtype == "float64" else ""), times, {f"numpy {dtype}, 10 trials": 10})
+            print(f"  the forget-gate LSTM, {what}, per trial: whole processes of {updates:,d} updates, and one "
+                  f"update past the start-up (a process of {updates:,d} updates less one of 1, over {updates - 1:,d})")
+            for name in names:
+                print(f"    {name}: {updates:,d} updates median {median_wall(times[(name, updates)]):.2f} s, 1 update "
+                      f"{median_wall(times[(name, 1)]):.2f} s; per trial {whole[name]:.2f} s whole, "
+                      f"{1e3 * step[name]:.2f} ms per update past the start-up")
+            for name in names[1:]:
+                print(f"    -> numpy {dtype} against {name.split(',')[0]}: {whole[name] / whole[ours]:.2f}x whole "
+                      f"processes, {step[name] / step[ours]:.2f}x past the start-up")
     print("  evaluation at T = 500, in this process (3 trials in lockstep, as the screen):")
     evaluation_share()
+
+
+def cluster_against_workers(repeats, iters=100_000, every=10_000):
+    """The paper protocol (adding, T = 100, 10 trials, `iters` sequences each) on a Dask cluster of
+    two one-thread workers on 127.0.0.1 (--scheduler, stretches of `every`) against --workers 2,
+    alternating whole processes; the same bits checked; the cluster's overhead per stretch."""
+    import json
+    import subprocess
+    import tempfile
+    sweep = ["multiplication_problem.py", "--paper", "--task", "adding", "--T", "100", "--seeds", "0-9",
+             "--workers", "2", "--max-iters", str(iters), "--checkpoint-every", str(every), "--quiet"]
+    with tempfile.TemporaryDirectory() as d:
+        info = os.path.join(d, "scheduler.json")
+        procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                   "--port", "0", "--no-dashboard", "--scheduler-file", info], cwd=d,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        try:
+            deadline = time.monotonic() + 60
+            while not (os.path.exists(info) and os.path.getsize(info)):
+                if procs[0].poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench_speed.py: error: the Dask scheduler did not start (pip install -r requirements.txt)")
+                time.sleep(0.1)
+            with open(info) as f:
+                address = json.load(f)["address"]
+            procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", info,
+                                        "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard"],
+                                       cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+            outs = {"--workers 2": [], "cluster": []}
+            times = {"--workers 2": [], "cluster": []}
+            for i in range(repeats):
+                for name, extra in (("--workers 2", []), ("cluster", ["--scheduler", address])):
+                    out = os.path.join(d, f"{name[-1]}{i}")
+                    times[name].append(timed([*sweep, *extra, "--save-dir", out], ROOT))
+                    outs[name].append(out)
+            weights = lambda o: dict(np.load(os.path.join(o, "sweep_weights.npz")))
+            trials = lambda o: json.load(open(os.path.join(o, "sweep.json")))["trials"]
+            ref = outs["--workers 2"][0]
+            same = all(trials(o) == trials(ref) and all(np.array_equal(v, weights(ref)[k]) for k, v in weights(o).items())
+                       for o in outs["cluster"] + outs["--workers 2"])
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+    stretches = 2 * -(-iters // every)
+    extra = median_wall(times["cluster"]) - median_wall(times["--workers 2"])
+    report(f"the paper protocol (adding, T = 100, 10 trials, {iters:,d} sequences each) on a local cluster of two "
+           f"workers against --workers 2: same bits {same}; {stretches} stretches of {every:,d} iterations, "
+           f"{1e3 * extra / stretches:.0f} ms more per stretch", times)
 
 
 def children_cpu_seconds():
@@ -376,6 +435,8 @@ def main():
     p.add_argument("--paths", action="store_true", help="every path as whole processes, alternating: the reference "
                    "run against --reference-rev, the 1997 paper protocol against --paper-rev, the forget-gate LSTM "
                    "(one sequence per update; batches at T = 500) against nn.LSTM, and evaluation's share at T = 500")
+    p.add_argument("--cluster", action="store_true", help="the paper protocol on a local Dask cluster of two workers "
+                   "against --workers 2, whole processes, alternating (needs dask and distributed)")
     p.add_argument("--reference-rev", default="d11a9fa", help="with --paths (default d11a9fa)")
     p.add_argument("--paper-rev", default="4fd107e", help="with --paths (default 4fd107e)")
     p.add_argument("--torch-process", nargs=3, metavar=("KIND", "UPDATES", "DTYPE"), help=argparse.SUPPRESS)
@@ -394,6 +455,8 @@ def main():
         paper_against(a.against, a.iters, a.repeats)
     if a.processes:
         processes_against(a.processes, a.iters, a.repeats)
+    if a.cluster:
+        cluster_against_workers(a.repeats)
     if a.paths:
         import tempfile
         with tempfile.TemporaryDirectory() as folder:

@@ -93,6 +93,8 @@ def test_snapshots_thin_out_to_a_bounded_evenly_spaced_set():
     (["--chrono", "--forget-bias", "3"], "--forget-bias"),
     (["--chrono-T", "50"], "--chrono-T"),
     (["--chrono", "--chrono-T", "2"], "--chrono-T"),
+    (["--chrono-T", "0"], "--chrono-T"),
+    (["--chrono", "--no-forget-gate"], "--chrono"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_an_option_of_the_other_cell_or_optimizer_is_refused(tmp_path, args, flag):
     r = run([*TINY, *args, "--save-dir", "x"], tmp_path)
