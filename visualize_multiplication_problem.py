@@ -216,6 +216,8 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
         log(f"{run_dir}/ holds a sweep trained with other settings; training one with these settings first")
     mp.check_save_dir(run_dir, ["sweep.json", "sweep_weights.npz"])
     mp.refuse_to_train_into(run_dir)
+    for path in mp.checkpoint_files(run_dir):       # of the run replaced here (its budget was spent)
+        os.unlink(path)
     mp.run_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, run_dir, log)
     return mp.load_sweep(run_dir)
 
@@ -224,22 +226,28 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
 # the paper's results, drawn from the committed runs in results/ (no training)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis"))
-from paper_table import GLANCE  # noqa: E402  (the paper's numbers and the runs that stand beside them)
+from paper_table import FORGET_GATE, GLANCE  # noqa: E402  (the paper's numbers and the runs beside them)
 from forum_table import recipe_runs  # noqa: E402  (the forget-gate nn.LSTM that works, by T)
 
 PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000
-PAPER_FIGURES = ("paper_table7.png", "paper_learning_curves.png", "long_lags_start.png")
+PAPER_FIGURES = ("paper_table7.png", "paper_learning_curves.png", "long_lags_start.png", "forget_gate_T500.png")
+# the forget-gate picture: seed 0 of a recipe whose trials left the chance level, beside seed 0 of one at it
+FORGET_GATE_PAIR = (("chrono initialisation: left the chance level", "screen_T500/batch32_chrono"),
+                    ("forget bias 5 in every cell: at the chance level", "screen_T500/batch32_fb5"))
 WEIGHTS_OVER_TIME = "weights_over_time/adding_plain_output_error_caption_squash.txt"
 # one colour per network: (legend label, colour, GLANCE column, the learning curves' row label); the
-# folders of the 1997 networks come from GLANCE's columns, the forget-gate LSTM's trials (column None:
-# adding only, no learning curves) from results/pytorch_forum/
+# folders of the 1997 networks come from GLANCE's columns, the torch forget-gate LSTM's trials (column None:
+# adding only, no learning curves) from results/pytorch_forum/, this project's forget-gate LSTM's (column
+# "forget_gate", no learning curves) from paper_table's FORGET_GATE
 NETWORKS = [("1997 LSTM, the paper's text read literally (--paper)", BLUE, 2,
              "body text (--paper):\nthe paper's text read literally"),
             ("1997 LSTM, closest hypothesis: output error t - y, Table 10's ranges of g and h", ORANGE, 3,
              "closest hypothesis: error t - y,\nTable 10's ranges of g and h"),
             ("forget-gate LSTM: torch nn.LSTM, 64 cells, forget bias 5, RMSprop, clip 1 (docs/pytorch.md)", GREEN, None,
-             None)]
-CURVES = [n for n, network in enumerate(NETWORKS) if network[2] is not None]    # the networks with learning curves
+             None),
+            ("forget-gate LSTM (--cell lstm): 16 cells, chrono initialisation, batches of 32, Adam", PURPLE,
+             "forget_gate", None)]
+CURVES = [n for n, network in enumerate(NETWORKS) if isinstance(network[2], int)]   # the networks with learning curves
 
 
 def paper_runs(results_dir):
@@ -256,7 +264,7 @@ def paper_runs(results_dir):
             if column is None:
                 sweeps.append(recipe.get(T) if task == "adding" else None)
                 continue
-            folder = os.path.join(results_dir, row[column])
+            folder = os.path.join(results_dir, FORGET_GATE[(task, T)] if column == "forget_gate" else row[column])
             sweeps.append(mp.load_sweep(folder) if os.path.exists(os.path.join(folder, "sweep.json")) else None)
             found += sweeps[-1] is not None
         runs[(task, T if task == "adding" else key)] = (paper, sweeps)
@@ -274,7 +282,7 @@ def trial_points(sweep, key):
 
 def table7_picture(runs, path):
     """Sequences to the paper's stop against T, each trial a dot, one colour per network."""
-    fig, ax = plt.subplots(figsize=(8.2, 5.6))
+    fig, ax = plt.subplots(figsize=(8.6, 6.6))
     Ts = sorted(T for task, T in runs if task == "adding")
     for n, (label, colour, _, _) in enumerate(NETWORKS):
         shift = 1.1 ** n                                   # the networks side by side, the paper to the left
@@ -295,9 +303,10 @@ def table7_picture(runs, path):
                 ax.scatter([T * shift], [running.max()], marker="^", s=70, facecolor="none", edgecolor=colour,
                            lw=1.6, zorder=4)
                 done = f"{len(stopped)} stopped (dots),\n" if len(stopped) else ""
-                above = n == 1                             # two runs not stopped at one T: one label up, one down
+                above = n % 2 == 1 or n == 0               # two runs not stopped at one T: one label up, one down
                 ax.annotate(f"{done}{len(running)} not stopped\nby {running.max():,d}\n({status})", (T * shift, running.max()),
-                            textcoords="offset points", xytext=(8, 4 if above else -4), ha="left",
+                            textcoords="offset points", xytext=(8 if n else -8, 4 if above else -4),
+                            ha="left" if n else "right",                  # the first network's to the left, clear of the others' dots
                             va="bottom" if above else "top", fontsize=7.5, color=colour)
     paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts]
     ax.scatter(*zip(*paper), marker="*", s=170, color=BLACK, zorder=5)
@@ -310,13 +319,14 @@ def table7_picture(runs, path):
                 plt.Line2D([], [], color="0.35", marker="D", mfc="white", ls="none", label="median"),
                 plt.Line2D([], [], color="0.35", marker="^", mfc="none", ls="none", label="not stopped by then"),
                 plt.Line2D([], [], color=BLACK, marker="*", ms=12, ls="none", label="paper: mean of 10 trials (Table 7)")]
-    ax.legend(handles=handles, fontsize=7.5, loc="upper left")
+    ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)                              # below the axes: clear of every run's dots and labels
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(Ts, [f"T = {T}\n(lag >= {T // 2})" for T in Ts])
     ax.minorticks_off()
     ax.set_xlim(Ts[0] / 1.5, Ts[-1] * 1.9)
-    ax.set_ylim(2e4, 1e7)
+    ax.set_ylim(1e4, 1e7)
     ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10; log scale)")
     ax.set_ylabel("training sequences until the paper's stop")
     ax.set_title("Table 7, the adding problem: sequences until the last 2000 all have |error| < 0.04", fontsize=11)
@@ -425,8 +435,40 @@ def long_lags_picture(path_in, path):
     plt.close(fig)
 
 
+def forget_gate_picture(results_dir, path):
+    """Per cell, the forget gate and the cell state over the first test sequence (the two
+    marked steps dotted), for the two runs of FORGET_GATE_PAIR side by side (seed 0 of each)."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 6.4), sharex=True)
+    for col, (label, folder) in enumerate(FORGET_GATE_PAIR):
+        run = os.path.join(results_dir, folder)
+        sweep = mp.load_sweep(run)
+        cfg = mp.config_from_dict(sweep["config"])
+        with np.load(os.path.join(run, "sweep_weights.npz")) as z:
+            k = list(z["seeds"]).index(0)
+            params = {name: z[name][k:k + 1] for name in z.files if name != "seeds"}
+        X, L, y = mp.make_test_set(cfg)
+        d = internals(cfg, params, X[:, 0], L[0])
+        seen = sweep["trials"][k]["sequences_seen"]
+        marks = np.flatnonzero(X[: L[0], 0, 1] == 1)
+        for row, (name, a) in enumerate((("forget gate f", d["gates"]["forget gate f"]), ("cell state c", d["state"]))):
+            ax = axes[row, col]
+            colours = plt.cm.viridis(np.linspace(0, 0.92, a.shape[1]))
+            for j in range(a.shape[1]):
+                ax.plot(a[:, j], lw=1.0, color=colours[j])
+            for m in marks:
+                ax.axvline(m, color=VERMILLION, lw=1.0, ls=":")
+            ax.set_ylabel(name)
+            if row == 0:
+                ax.set_ylim(-0.02, 1.02)
+                ax.set_title(f"{label}\n({os.path.basename(folder)}, seed 0, after {seen:,d} sequences): "
+                             f"target {y[0]:.3f}, output {d['y']:.3f}", fontsize=9.5)
+        axes[1, col].set_xlabel("time step of the first test sequence (dotted: the two marked steps)")
+    fig.suptitle(f"The forget-gate LSTM at T = {cfg.T_min}: what each of its {cfg.hidden} cells keeps", fontsize=11)
+    save(fig, path, 100)
+
+
 def paper_figures(results_dir, out_dir):
-    """The three pictures of the paper's results -> their paths."""
+    """The pictures of the paper's results and the forget-gate LSTM's (PAPER_FIGURES) -> their paths."""
     runs = paper_runs(results_dir)
     read_weights_over_time(os.path.join(results_dir, WEIGHTS_OVER_TIME))     # refused before anything is drawn
     os.makedirs(out_dir, exist_ok=True)
@@ -434,6 +476,7 @@ def paper_figures(results_dir, out_dir):
     table7_picture(runs, paths[0])
     learning_curves_picture(runs, paths[1])
     long_lags_picture(os.path.join(results_dir, WEIGHTS_OVER_TIME), paths[2])
+    forget_gate_picture(results_dir, paths[3])
     return paths
 
 

@@ -26,6 +26,7 @@ import multiplication_problem as mp  # noqa: E402
 import network_state  # noqa: E402
 import paper_table  # noqa: E402
 import readings_table  # noqa: E402
+import screen_table  # noqa: E402
 
 
 
@@ -49,6 +50,26 @@ def nn_lstm_recipe():
     return "```python\n" + code.split("# recipe\n", 1)[1].split("# /recipe\n", 1)[0] + "```"
 
 
+def nn_lstm_chrono():
+    """The chrono recipe's nn.LSTM trials, from the output its commands printed
+    (results/pytorch_forum/nn_lstm_chrono_T*.txt, one line per trial)."""
+    import re
+    line = re.compile(r"seed (\d+), T = (\d+): (stopped after|not stopped within) ([\d,]+) sequences .*?; "
+                      r"test MSE [\d.]+, (\d+) of (\d+) test sequences wrong; (\d+) s")
+    rows = ["| T | trials stopped | sequences to the paper's stop | test wrong of 2560 | seconds per trial |",
+            "|---|---|---|---|---|"]
+    paths = glob.glob(os.path.join(ROOT, "results", "pytorch_forum", "nn_lstm_chrono_T*.txt"))
+    for path in sorted(paths, key=lambda p: int(re.search(r"_T(\d+)", p).group(1))):
+        with open(path) as f:
+            trials = [m.groups() for m in map(line.match, f) if m]
+        if not trials:
+            raise ValueError(f"{path}: no trial line")
+        stopped = [t for t in trials if t[2] == "stopped after"]
+        rows.append(f"| {trials[0][1]} | {len(stopped)}/{len(trials)} | {', '.join(t[3] for t in stopped) or '-'} | "
+                    f"{', '.join(t[4] for t in trials)} | {', '.join(t[6] for t in trials)} |")
+    return "\n".join(rows)
+
+
 SECTIONS = {
     "flags": flag_table,
     "paper-glance": paper_table.glance,
@@ -62,6 +83,10 @@ SECTIONS = {
     "readings-table": lambda: readings_table.table(["results/readings"]),
     "forum-table": forum_table,
     "nn-lstm-recipe": nn_lstm_recipe,
+    "nn-lstm-chrono": nn_lstm_chrono,
+    "screen-T500": screen_table.table,
+    "forget-gate-table": lambda: paper_table.table("forget_gate/*"),
+    "beyond-table": lambda: paper_table.table("beyond/*"),
     "forum-table-T500": lambda: forum.forum_table(forum.load_forum(forum.FORUM_JSON.replace(".json", "_T500.json")),
                                                   gaps=False),
 }

@@ -137,7 +137,7 @@ def test_1997_cell_internals_put_each_gate_with_its_block():
 # ----------------------------------------------------------------------------
 # the paper's results, drawn from the committed runs in results/
 
-PAPER_PNGS = ["paper_table7.png", "paper_learning_curves.png", "long_lags_start.png"]
+PAPER_PNGS = ["paper_table7.png", "paper_learning_curves.png", "long_lags_start.png", "forget_gate_T500.png"]
 
 
 @pytest.mark.results
