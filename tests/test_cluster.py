@@ -105,22 +105,29 @@ def test_a_sweep_on_the_cluster_equals_one_process(tmp_path, one_process):
         assert {f.name: f.read_bytes() for f in (tmp_path / "o").iterdir()} == before
 
 
+def sweep_on(address, tmp_path, act):
+    """The sweep as a client process on the cluster at `address`; `act(client)` once its
+    first checkpoint is written -> (its exit status, its stderr). The client never outlives it."""
+    client = subprocess.Popen([sys.executable, MAIN, *SWEEP, "--workers", "2", "--scheduler", address,
+                               "--save-dir", "c"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        wait_for(lambda: list((tmp_path / "c").glob("checkpoint*")) or client.poll() is not None, "a first checkpoint")
+        act(client)
+        _, err = client.communicate(timeout=DEADLINE)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    return client.returncode, err
+
+
 def test_a_killed_worker_costs_a_stretch_not_a_bit(tmp_path, one_process):
     """One of the two workers is SIGKILLed once the first stretch has returned:
     Dask runs its task again on the other, and the run ends with the same bits."""
     with cluster() as (address, workers):
-        client = subprocess.Popen([sys.executable, MAIN, *SWEEP, "--workers", "2", "--scheduler", address,
-                                   "--save-dir", "c"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        try:
-            wait_for(lambda: list((tmp_path / "c").glob("checkpoint*")) or client.poll() is not None,
-                     "a first checkpoint")
-            workers[0].kill()
-            _, err = client.communicate(timeout=DEADLINE)
-        finally:
-            if client.poll() is None:
-                client.kill()
-        assert client.returncode == 0, err
+        status, err = sweep_on(address, tmp_path, lambda client: workers[0].kill())
+    assert status == 0, err
     assert_same_run(tmp_path / "c", one_process)
 
 
@@ -128,20 +135,10 @@ def test_an_interrupted_client_resumes_without_a_cluster(tmp_path, one_process):
     """Ctrl-C on the client leaves checkpoints (the stretches that returned) and
     the results so far; --resume in one local process ends with the same bits."""
     with cluster() as (address, _):
-        client = subprocess.Popen([sys.executable, MAIN, *SWEEP, "--workers", "2", "--scheduler", address,
-                                   "--save-dir", "c"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        try:
-            wait_for(lambda: list((tmp_path / "c").glob("checkpoint*")) or client.poll() is not None,
-                     "a first checkpoint")
-            client.send_signal(signal.SIGINT)
-            _, err = client.communicate(timeout=DEADLINE)
-        finally:
-            if client.poll() is None:
-                client.kill()
-    if client.returncode == 0:
+        status, err = sweep_on(address, tmp_path, lambda client: client.send_signal(signal.SIGINT))
+    if status == 0:
         pytest.skip("the run finished before the interrupt arrived")
-    assert client.returncode == 128 + signal.SIGINT, err
+    assert status == 128 + signal.SIGINT, err
     with open(tmp_path / "c" / "sweep.json") as f:
         assert json.load(f)["interrupted"]
     r = run([*SWEEP, "--workers", "1", "--save-dir", "c", "--resume"], tmp_path)
