@@ -1384,6 +1384,10 @@ def train_on_cluster(cfg, seeds, workers, save_dir, client, log=print, states=No
         except Exception:                   # a client whose connection is gone has nothing left to cancel
             pass
     test = make_test_set(cfg)
+    for path, st in zip(paths, states):
+        if not st.curve:                    # interrupted before its first stretch returned: its test at 0, as
+            record_test(cfg, st, test, 0, slice(None))      # train's, and a checkpoint that --resume reads
+            save_checkpoint(path, cfg, st)
     parts = [finish(cfg, st, st.elapsed, test) for st in states]
     return {**merge_parts(parts), "checkpoints": paths}
 
