@@ -74,8 +74,6 @@ SECTIONS = {
     "flags": flag_table,
     "paper-glance": paper_table.glance,
     "paper-table": paper_table.table,
-    "t1000-progress": paper_table.running,
-    "t1000-brief": paper_table.running_brief,
     "leaving-chance": lambda: network_state.leaving_chance_table(os.path.join(ROOT, "results")),
     "ablation-reference-table": ablation_table.reference_table,
     "ablation-paper-table": ablation_table.paper_table,
