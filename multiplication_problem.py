@@ -859,13 +859,10 @@ def rmsprop_step(params, grads, state, lr, idx=slice(None), alpha=0.99, eps=1e-8
     """One RMSprop step for the trials idx, as torch.optim.RMSprop's defaults:
     v = alpha v + (1 - alpha) g^2, w -= lr g / (sqrt(v) + eps); no momentum, not centred."""
     for k, g in grads.items():
-        if isinstance(idx, slice):                 # every trial: in place, the same operations in the same order
-            v = state["v"][k]
-            v *= alpha
-            v += np.multiply(g, 1 - alpha) * g
-        else:
-            v = alpha * state["v"][k][idx] + (1 - alpha) * g * g
-            state["v"][k][idx] = v
+        v = state["v"][k][idx]                     # a view when every trial trains, else a copy written back
+        v *= alpha
+        v += np.multiply(g, 1 - alpha) * g
+        state["v"][k][idx] = v
         den = np.sqrt(v)
         den += eps
         step = np.multiply(g, lr)
@@ -1261,6 +1258,13 @@ def _train_group(cfg, seeds, i, state, ckpt, log=None):
     if log is None:
         log = lambda s: print(f"[group {i}] {s}", flush=True)
     return train(cfg, seeds, log, state, checkpoint=lambda st: save_checkpoint(ckpt, cfg, st))
+
+
+def drop_replaced_checkpoints(save_dir):
+    """Before a fresh run in save_dir: the checkpoints of the run it replaces go, so
+    that none is ever resumed into the new one."""
+    for path in checkpoint_files(save_dir):
+        os.unlink(path)
 
 
 def still_running(out):
@@ -1781,8 +1785,7 @@ def load_or_train(cfg, run_dir, log=print):
         log(f"{run_dir}/ holds no run; training one first")
     check_save_dir(run_dir, RUN_FILES)
     refuse_to_train_into(run_dir)
-    for path in checkpoint_files(run_dir):          # of the run replaced here (its budget was spent)
-        os.unlink(path)
+    drop_replaced_checkpoints(run_dir)
     run_single(cfg, run_dir, log)
     return load_run(run_dir)
 
@@ -2024,10 +2027,7 @@ def config_from_args(args):
     if "chrono_T" in over and not over.get("chrono"):
         raise UsageError("--chrono-T: only with --chrono")
     cfg = dataclasses.replace(cfg, **over)
-    for f in dataclasses.fields(Config):       # given, even at its default value, for the other cell
-        if f.name in over and f.metadata.get("cell", cfg.cell) != cfg.cell:
-            other = " or --paper" if f.metadata["cell"] == "lstm97" else ""
-            raise UsageError(f"{flag_name(f)}: applies to --cell {f.metadata['cell']}{other} only")
+    refuse_other_cells_fields(cfg, given=over)       # given, even at its default value
     if "n_seq" in over and (cfg.task != "multiplication" or cfg.stop != "paper"):
         raise UsageError("--n-seq: applies to the multiplication problem's paper stop only (--task multiplication "
                          "--stop paper, or --paper)")
@@ -2035,6 +2035,14 @@ def config_from_args(args):
         cfg = dataclasses.replace(cfg, lr=DEFAULT_LR[cfg.optimizer])
     validate(cfg)
     return cfg
+
+
+def refuse_other_cells_fields(cfg, given=()):
+    """UsageError for a field of the other cell that is off its default or `given`."""
+    for f in dataclasses.fields(Config):
+        if f.metadata.get("cell", cfg.cell) != cfg.cell and (f.name in given or getattr(cfg, f.name) != f.default):
+            other = " or --paper" if f.metadata["cell"] == "lstm97" else ""
+            raise UsageError(f"{flag_name(f)}: applies to --cell {f.metadata['cell']}{other} only")
 
 
 def validate(cfg):
@@ -2065,10 +2073,7 @@ def validate(cfg):
     if cfg.stop == "paper" and cfg.batch_size > WINDOW:
         raise UsageError(f"--batch-size: must be at most {WINDOW} with the paper's stopping rule (its window holds the "
                          f"{WINDOW} most recent sequences), got {cfg.batch_size}")
-    for f in dataclasses.fields(Config):
-        if f.metadata.get("cell", cfg.cell) != cfg.cell and getattr(cfg, f.name) != f.default:
-            other = " or --paper" if f.metadata["cell"] == "lstm97" else ""
-            raise UsageError(f"{flag_name(f)}: applies to --cell {f.metadata['cell']}{other} only")
+    refuse_other_cells_fields(cfg)
     if cfg.error_factor != 1.0 and cfg.optimizer != "sgd":
         raise UsageError("--error-factor: a reading of the paper's gradient descent; only with --optimizer sgd")
     if cfg.output_error == "plain" and cfg.output != "logistic":
@@ -2236,8 +2241,7 @@ def main(argv=None):
             client.close()
         return 2
     if not args.resume:
-        for path in checkpoint_files(args.save_dir):     # the replaced run's: never resumed into this one
-            os.unlink(path)
+        drop_replaced_checkpoints(args.save_dir)
     catch_interrupts()
     if seeds is None:
         run_single(cfg, args.save_dir, log, states)

@@ -216,8 +216,7 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
         log(f"{run_dir}/ holds a sweep trained with other settings; training one with these settings first")
     mp.check_save_dir(run_dir, ["sweep.json", "sweep_weights.npz"])
     mp.refuse_to_train_into(run_dir)
-    for path in mp.checkpoint_files(run_dir):       # of the run replaced here (its budget was spent)
-        os.unlink(path)
+    mp.drop_replaced_checkpoints(run_dir)
     mp.run_sweep(dataclasses.replace(cfg, snapshot_every=0), seeds, workers, run_dir, log)
     return mp.load_sweep(run_dir)
 

@@ -164,31 +164,6 @@ def latest_stretch(sweep, min_seconds=600):
     return None
 
 
-def stopped_count(trials):
-    """'3/10': how many of the trials stopped."""
-    return f"{sum(t['reached_target'] for t in trials)}/{len(trials)}"
-
-
-def stopped_list(trials):
-    """'3/10: 2,228,249, 2,253,888, 2,429,292': how many stopped, and after how many sequences."""
-    at = sorted(t["sequences_seen"] for t in trials if t["reached_target"])
-    return stopped_count(trials) + (": " + ", ".join(f"{x:,d}" for x in at) if at else "")
-
-
-def unfinished():
-    """-> [(name, T, folder, sweep)] of the glance table's runs that are still going."""
-    folders = dict.fromkeys((name, T, d) for (task, T, key), _, body, reading in GLANCE
-                            for name, d in (("body text", body), ("closest hypothesis", reading)))   # Table 8's rows share one
-    out = []
-    for name, T, d in folders:
-        path = os.path.join(ROOT, "results", d, "sweep.json")
-        if os.path.exists(path):
-            s = json.load(open(path))
-            if s["interrupted"]:
-                out.append((name, T, d, s))
-    return out
-
-
 def pace(s):
     """-> (sequences per trial so far, budget, sequences per second per trial: mean over the
     run's wall time, the latest stretch or None, hours to the budget at the latest rate
@@ -204,42 +179,6 @@ def pace(s):
 def on_cores(hours, cores):
     """'4.5 hours of one core', '3.0 hours on 2 cores'."""
     return f"{hours:.1f} hours of one core" if cores == 1 else f"{hours:.1f} hours on {cores} cores"
-
-
-def running():
-    """The glance table's unfinished runs: how far, how fast, what is left. The wall time
-    counts every stretch of the run, pauses and stretches beside other jobs included."""
-    from network_state import key_weights
-    out = ["| run | sequences per trial (budget) | stopped: how many, after how many sequences | test MSE: median (range) | &#124;w_y&#124; "
-           "| marker -> in gate | wall time so far | sequences per second per trial: mean; latest stretch "
-           "| to the budget at the latest rate, one process per core |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for name, T, d, s in unfinished():
-        trials = s["trials"]
-        seen, budget, mean_rate, latest, hours, cores = pace(s)
-        mse = np.array([t["final_test_mse"] for t in trials])
-        rates = f"{mean_rate:.0f}; " + (f"{latest.rate:.0f} per {latest.clock} second ({latest.hours:.1f} h on "
-                                        f"{latest.date}, {latest.trials} trials per process)" if latest else "not recorded")
-        with np.load(os.path.join(ROOT, "results", d, "sweep_weights.npz")) as z:
-            w_y, marker = key_weights({k: z[k] for k in z.files if k != "seeds"})
-        out.append(f"| {name}, T = {T} (`results/{d}`) | {seen:,d} ({budget:,d}) "
-                   f"| {stopped_list(trials)} "
-                   f"| {np.median(mse):.4f} ({mse.min():.4f} - {mse.max():.4f}) | {np.median(w_y):.4f} "
-                   f"| {np.median(marker):.3f} | {s['elapsed_sec'] / 3600:.1f} h | {rates} | {on_cores(hours, cores)} |")
-    return "\n".join(out)
-
-
-def running_brief():
-    """The unfinished runs in a line each, for the front page."""
-    out = []
-    for name, T, d, s in unfinished():
-        seen, budget, mean_rate, latest, hours, cores = pace(s)
-        rate = (f"lately {latest.rate:.0f} sequences per trial per {latest.clock} second" if latest else
-                f"{mean_rate:.0f} sequences per trial per second on average")
-        out.append(f"- {name}, T = {T}: {seen:,d} of {budget:,d} sequences per trial, "
-                   f"{stopped_count(s['trials'])} stopped; "
-                   f"{rate}, so about {on_cores(hours, cores)} to the budget.")
-    return "\n".join(out)
 
 
 if __name__ == "__main__":
