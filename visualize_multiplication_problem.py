@@ -225,7 +225,7 @@ def load_or_train_sweep(cfg, seeds, workers, run_dir, log):
 # the paper's results, drawn from the committed runs in results/ (no training)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis"))
-from paper_table import FORGET_GATE, GLANCE  # noqa: E402  (the paper's numbers and the runs beside them)
+from paper_table import BEYOND, FORGET_GATE, GLANCE  # noqa: E402  (the paper's numbers and the runs beside them)
 from forum_table import recipe_runs  # noqa: E402  (the forget-gate nn.LSTM that works, by T)
 
 PAPER_T1000_RANGE = (370_000, 2_020_000)   # Table 7's text: single trials at T = 1000
@@ -267,6 +267,11 @@ def paper_runs(results_dir):
             sweeps.append(mp.load_sweep(folder) if os.path.exists(os.path.join(folder, "sweep.json")) else None)
             found += sweeps[-1] is not None
         runs[(task, T if task == "adding" else key)] = (paper, sweeps)
+    for T, folder in BEYOND.items():                  # past the paper's lags: the forget-gate LSTM alone
+        folder = os.path.join(results_dir, folder)
+        if os.path.exists(os.path.join(folder, "sweep.json")):
+            runs[("adding", T)] = (None, [mp.load_sweep(folder) if column == "forget_gate" else None
+                                          for _, _, column, _ in NETWORKS])
     if not found:
         raise mp.RunError(f"{results_dir}/ holds none of the paper runs (e.g. {GLANCE[0][2]}/sweep.json)")
     return runs
@@ -284,11 +289,12 @@ def table7_picture(runs, path):
     fig, ax = plt.subplots(figsize=(8.6, 6.6))
     Ts = sorted(T for task, T in runs if task == "adding")
     for n, (label, colour, _, _) in enumerate(NETWORKS):
-        shift = 1.1 ** n                                   # the networks side by side, the paper to the left
         for T in Ts:
-            sweep = runs[("adding", T)][1][n]
+            paper, sweeps = runs[("adding", T)]
+            sweep = sweeps[n]
             if sweep is None:
                 continue
+            shift = 1.1 ** n if paper else 1.0             # the networks side by side, the paper to the left
             stopped, running = trial_points(sweep, "all_correct")
             rng = np.random.default_rng(T)
             jitter = shift * 1.015 ** rng.uniform(-1, 1, len(stopped))
@@ -307,7 +313,7 @@ def table7_picture(runs, path):
                             textcoords="offset points", xytext=(8 if n else -8, 4 if above else -4),
                             ha="left" if n else "right",                  # the first network's to the left, clear of the others' dots
                             va="bottom" if above else "top", fontsize=7.5, color=colour)
-    paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts]
+    paper = [(T / 1.1, runs[("adding", T)][0][0]) for T in Ts if runs[("adding", T)][0]]
     ax.scatter(*zip(*paper), marker="*", s=170, color=BLACK, zorder=5)
     lo, hi = PAPER_T1000_RANGE
     ax.plot([1000 / 1.1] * 2, [lo, hi], color=BLACK, lw=1.4)
@@ -320,6 +326,9 @@ def table7_picture(runs, path):
                 plt.Line2D([], [], color=BLACK, marker="*", ms=12, ls="none", label="paper: mean of 10 trials (Table 7)")]
     ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
               frameon=False)                              # below the axes: clear of every run's dots and labels
+    if Ts[-1] > 1000:
+        ax.axvspan(1000 * 1.45, Ts[-1] * 1.9, color="0.93", zorder=0)
+        ax.annotate("past the paper's lags", (1000 * 1.5, 1.3e4), fontsize=8, color="0.3")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(Ts, [f"T = {T}\n(lag >= {T // 2})" for T in Ts])
@@ -328,7 +337,8 @@ def table7_picture(runs, path):
     ax.set_ylim(1e4, 1e7)
     ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10; log scale)")
     ax.set_ylabel("training sequences until the paper's stop")
-    ax.set_title("Table 7, the adding problem: sequences until the last 2000 all have |error| < 0.04", fontsize=11)
+    ax.set_title("Table 7 and past it, the adding problem: sequences until the last 2000 all have |error| < 0.04",
+                 fontsize=11)
     ax.grid(alpha=0.3, which="major")
     save(fig, path, 110)
 

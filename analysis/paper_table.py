@@ -122,6 +122,46 @@ FORGET_GATE = {("adding", 100): "forget_gate/adding_T100_chrono", ("adding", 500
                ("multiplication", 100): "forget_gate/multiplication_T100_chrono"}
 
 
+# past the paper's lags (docs/results.md, "Past the paper's lags"): the same recipe, 3 trials or more per T
+BEYOND = {2000: "beyond/adding_T2000_chrono", 5000: "beyond/adding_T5000_chrono", 10000: "beyond/adding_T10000_chrono"}
+MEMORY = "beyond/memory.json"          # benchmarks/bench_memory.py --out: the recipe's peak memory by T
+
+
+def lag_folders():
+    """{T: the forget-gate LSTM's folder} for the adding problem, at the paper's lags and past them."""
+    return {**{T: d for (task, T), d in FORGET_GATE.items() if task == "adding"}, **BEYOND}
+
+
+def cpu_seconds_per_trial(path):
+    """CPU seconds of the run's processes (sweep.json's stretches) per trial, or None if unrecorded."""
+    s = json.load(open(path))
+    cpu = [st["cpu_sec"] for st in s.get("stretches", []) if "cpu_sec" in st]
+    return sum(cpu) / len(s["trials"]) if cpu else None
+
+
+def lag_table():
+    """Sequences to the paper's stop against T: the paper, the body text's 1997 network (to
+    T = 1000) and the forget-gate LSTM as far as it has been run, with its CPU time and peak
+    memory per trial."""
+    memory_path = os.path.join(ROOT, "results", MEMORY)
+    memory = {r["T"]: r for r in json.load(open(memory_path))["rows"]} if os.path.exists(memory_path) else {}
+    paper = {T: (seq, body) for (task, T, _), (seq, _, _), body, _ in GLANCE if task == "adding"}
+    out = ["| T | paper (Table 7) | 1997 LSTM, body text (`--paper`) | forget-gate LSTM: 16 cells, `--chrono`, "
+           "batches of 32, Adam | its CPU time per trial | its peak memory: one trial / three in lockstep |",
+           "|---|---|---|---|---|---|"]
+    for T, folder in sorted(lag_folders().items()):
+        path = os.path.join(ROOT, "results", folder, "sweep.json")
+        seq, body = paper.get(T, (None, None))
+        cpu = cpu_seconds_per_trial(path) if os.path.exists(path) else None
+        m = memory.get(T)
+        cells = [f"{T:,d}", f"{seq:,d} sequences" if seq else "-",
+                 cell(os.path.join(ROOT, "results", body, "sweep.json"), "all_correct") if body else "-",
+                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s",
+                 f"{m['peak_mb_1_trial']:,d} MB / {m['peak_mb_3_trials']:,d} MB" if m else "-"]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def forget_gate_cell(task, T, key):
     path = os.path.join(ROOT, "results", FORGET_GATE[(task, T)], "sweep.json")
     return cell(path, key)

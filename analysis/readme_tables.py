@@ -84,7 +84,7 @@ SECTIONS = {
     "nn-lstm-chrono": nn_lstm_chrono,
     "screen-T500": screen_table.table,
     "forget-gate-table": lambda: paper_table.table("forget_gate/*"),
-    "beyond-table": lambda: paper_table.table("beyond/*"),
+    "lag-table": paper_table.lag_table,
     "forum-table-T500": lambda: forum.forum_table(forum.load_forum(forum.FORUM_JSON.replace(".json", "_T500.json")),
                                                   gaps=False),
 }

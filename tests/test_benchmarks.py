@@ -20,7 +20,7 @@ def test_every_script_that_trains_keeps_blas_to_one_thread_like_the_trainer():
     (measured 2026-11-30: bench_speed --time-to-target, 99.6 s against 7.3 s): every entry
     point that trains or times sets the trainer's default before NumPy loads."""
     for path in ["multiplication_problem.py", "visualize_multiplication_problem.py", "make_multiplication_problem_gif.py",
-                 "benchmarks/bench_speed.py", "benchmarks/weights_over_time.py", "examples/pytorch_check.py",
+                 "benchmarks/bench_speed.py", "benchmarks/bench_memory.py", "benchmarks/weights_over_time.py", "examples/pytorch_check.py",
                  "examples/lstm97_torch.py", "tests/conftest.py"]:
         src = open(os.path.join(ROOT, path)).read()
         loads = [src.find(f"\nimport {m}") for m in ("numpy", "matplotlib", "multiplication_problem")]
@@ -245,3 +245,39 @@ def test_leaving_chance_is_the_first_test_below_half_the_chance_level():
         {"test_curve": curve(0.04, 0.039, 0.04), "sequences_seen": 300, "reached_target": False},
         {"test_curve": curve(0.04, 0.01), "sequences_seen": 120, "reached_target": True}]}
     assert network_state.leaving_chance(sweep) == ([200, 100], [150, 20])
+
+
+def test_memory_benchmark_measures_each_process_and_saves_its_figures(tmp_path):
+    out = tmp_path / "memory.json"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_memory.py"), "--T", "20", "200",
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+    rows = json.load(open(out))["rows"]
+    assert [row["T"] for row in rows] == [20, 200]
+    for row in rows:                                        # Python and NumPy alone take more than 30 MB
+        assert 30 < row["peak_mb_1_trial"] < row["peak_mb_3_trials"]
+    assert rows[0]["peak_mb_3_trials"] < rows[1]["peak_mb_3_trials"]      # every step of the sequence is kept
+
+
+@pytest.mark.results
+def test_lag_table_reads_every_length_and_the_memory_benchmark():
+    sys.path.insert(0, os.path.join(ROOT, "analysis"))
+    import json
+    import paper_table
+    lines = paper_table.lag_table().splitlines()
+    memory = {r["T"]: r for r in json.load(open(os.path.join(ROOT, "results", paper_table.MEMORY)))["rows"]}
+    folders = paper_table.lag_folders()
+    assert len(lines) == 2 + len(folders) and sorted(folders) == [100, 500, 1000, 2000, 5000, 10000]
+    for line, (T, folder) in zip(lines[2:], sorted(folders.items())):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        path = os.path.join(ROOT, "results", folder, "sweep.json")
+        assert cells[0] == f"{T:,d}" and cells[3] == paper_table.cell(path, "all_correct")
+        assert cells[5] == f"{memory[T]['peak_mb_1_trial']:,d} MB / {memory[T]['peak_mb_3_trials']:,d} MB"
+        if T <= 1000:                                      # the paper's mean and the body text's run beside it
+            assert cells[1] == f"{dict((g[0][1], g[1][0]) for g in paper_table.GLANCE if g[0][0] == 'adding')[T]:,d} sequences"
+        else:
+            assert cells[1] == cells[2] == "-"
+    s = json.load(open(os.path.join(ROOT, "results", folders[5000], "sweep.json")))
+    cpu = sum(st["cpu_sec"] for st in s["stretches"]) / len(s["trials"])
+    assert lines[2 + 4].split("|")[5].strip() == f"{cpu:,.0f} s"

@@ -168,6 +168,24 @@ def test_table7_picture_shows_the_sweeps_own_trials():
 
 
 @pytest.mark.results
+def test_table7_picture_goes_past_the_paper_with_the_forget_gate_lstm_alone():
+    """Every committed run past T = 1000 is in the picture, as the forget-gate LSTM's own
+    trials, with no paper value and no other network there."""
+    sys.path.insert(0, ROOT)
+    import visualize_multiplication_problem as viz
+    from paper_table import BEYOND
+    runs = viz.paper_runs(os.path.join(ROOT, "results"))
+    (n,) = [n for n, network in enumerate(viz.NETWORKS) if network[2] == "forget_gate"]
+    done = [T for T, d in BEYOND.items() if os.path.exists(os.path.join(ROOT, "results", d, "sweep.json"))]
+    assert 2000 in done and 5000 in done
+    for T in done:
+        paper, sweeps = runs[("adding", T)]
+        assert paper is None and [s is None for s in sweeps] == [m != n for m in range(len(sweeps))]
+        stopped, running = viz.trial_points(sweeps[n], "all_correct")
+        assert len(stopped) + len(running) == len(sweeps[n]["trials"]) >= 3
+
+
+@pytest.mark.results
 def test_table7_picture_shows_the_forum_recipes_trials():
     """The forget-gate row: forum.json's working row at T = 100, one dot per trial."""
     import json
