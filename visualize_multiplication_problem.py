@@ -237,7 +237,7 @@ WEIGHTS_OVER_TIME = "weights_over_time/adding_plain_output_error_caption_squash.
 # one colour per network: (legend label, colour, GLANCE column, the learning curves' row label); the
 # folders of the 1997 networks come from GLANCE's columns, the torch forget-gate LSTM's trials (column None:
 # adding only, no learning curves) from results/pytorch_forum/, this project's forget-gate LSTM's (column
-# "forget_gate", no learning curves) from paper_table's FORGET_GATE
+# "forget_gate") from paper_table's FORGET_GATE
 NETWORKS = [("1997 LSTM, the paper's text read literally (--paper)", BLUE, 2,
              "body text (--paper):\nthe paper's text read literally"),
             ("1997 LSTM, closest hypothesis: output error t - y, Table 10's ranges of g and h", ORANGE, 3,
@@ -245,8 +245,8 @@ NETWORKS = [("1997 LSTM, the paper's text read literally (--paper)", BLUE, 2,
             ("forget-gate LSTM: torch nn.LSTM, 64 cells, forget bias 5, RMSprop, clip 1 (docs/pytorch.md)", GREEN, None,
              None),
             ("forget-gate LSTM (--cell lstm): 16 cells, chrono initialisation, batches of 32, Adam", PURPLE,
-             "forget_gate", None)]
-CURVES = [n for n, network in enumerate(NETWORKS) if isinstance(network[2], int)]   # the networks with learning curves
+             "forget_gate", "forget-gate LSTM (--cell lstm):\n16 cells, chrono, batches of 32, Adam")]
+CURVES = [n for n, network in enumerate(NETWORKS) if network[3]]   # the networks with learning curves
 
 
 def paper_runs(results_dir):
@@ -399,7 +399,8 @@ def learning_curves_picture(runs, path):
                plt.Line2D([], [], marker="o", mfc="0.4", mec=BLACK, ls="none", label="Table 8: n_seq = 13")]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8.5, frameon=False)
     fig.suptitle("Learning curves of the paper runs: top, the 1997 LSTM as the body text describes it; "
-                 "bottom, with the plain output error and the caption's ranges", fontsize=11)
+                 "middle, with the plain output error and the caption's ranges;\nbottom, this project's forget-gate "
+                 "LSTM with chrono initialisation (tests every 20,000 sequences)", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)
