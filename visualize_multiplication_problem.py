@@ -286,8 +286,8 @@ def trial_points(sweep, key):
 
 def table7_picture(runs, path):
     """Sequences to the paper's stop against T, each trial a dot, one colour per network."""
-    fig, ax = plt.subplots(figsize=(8.6, 6.6))
     Ts = sorted(T for task, T in runs if task == "adding")
+    fig, ax = plt.subplots(figsize=(8.6 + 0.8 * sum(T > 1000 for T in Ts), 6.6))   # room for each T past the paper
     for n, (label, colour, _, _) in enumerate(NETWORKS):
         for T in Ts:
             paper, sweeps = runs[("adding", T)]
@@ -327,13 +327,13 @@ def table7_picture(runs, path):
     ax.legend(handles=handles, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
               frameon=False)                              # below the axes: clear of every run's dots and labels
     if Ts[-1] > 1000:
-        ax.axvspan(1000 * 1.45, Ts[-1] * 1.9, color="0.93", zorder=0)
+        ax.axvspan(1000 * 1.45, Ts[-1] * 1.5, color="0.93", zorder=0)
         ax.annotate("past the paper's lags", (1000 * 1.5, 1.3e4), fontsize=8, color="0.3")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks(Ts, [f"T = {T}\n(lag >= {T // 2})" for T in Ts])
+    ax.set_xticks(Ts, [f"T = {T:,d}\n(lag >= {T // 2:,d})" for T in Ts], fontsize=9)
     ax.minorticks_off()
-    ax.set_xlim(Ts[0] / 1.5, Ts[-1] * 1.9)
+    ax.set_xlim(Ts[0] / 1.5, Ts[-1] * (1.9 if Ts[-1] <= 1000 else 1.5))
     ax.set_ylim(1e4, 1e7)
     ax.set_xlabel("minimal sequence length T (sequences of length T to T + T/10; log scale)")
     ax.set_ylabel("training sequences until the paper's stop")

@@ -132,11 +132,15 @@ def lag_folders():
     return {**{T: d for (task, T), d in FORGET_GATE.items() if task == "adding"}, **BEYOND}
 
 
-def cpu_seconds_per_trial(path):
-    """CPU seconds of the run's processes (sweep.json's stretches) per trial, or None if unrecorded."""
+def cpu_per_trial(path):
+    """-> (CPU seconds per trial, trials per process) from sweep.json's stretches (each
+    stretch: one process and the trials it held; a run of several groups keeps the furthest
+    group's), or (None, None) if unrecorded."""
     s = json.load(open(path))
-    cpu = [st["cpu_sec"] for st in s.get("stretches", []) if "cpu_sec" in st]
-    return sum(cpu) / len(s["trials"]) if cpu else None
+    stretches = [st for st in s.get("stretches", []) if "cpu_sec" in st]
+    if not stretches:
+        return None, None
+    return sum(st["cpu_sec"] / st["trials"] for st in stretches), max(st["trials"] for st in stretches)
 
 
 def lag_table():
@@ -147,17 +151,18 @@ def lag_table():
     memory = {r["T"]: r for r in json.load(open(memory_path))["rows"]} if os.path.exists(memory_path) else {}
     paper = {T: (seq, body) for (task, T, _), (seq, _, _), body, _ in GLANCE if task == "adding"}
     out = ["| T | paper (Table 7) | 1997 LSTM, body text (`--paper`) | forget-gate LSTM: 16 cells, `--chrono`, "
-           "batches of 32, Adam | its CPU time per trial | its peak memory: one trial / three in lockstep |",
+           "batches of 32, Adam | its CPU time per trial (trials in lockstep) | its peak memory: one trial / "
+           "three in lockstep |",
            "|---|---|---|---|---|---|"]
     for T, folder in sorted(lag_folders().items()):
         path = os.path.join(ROOT, "results", folder, "sweep.json")
         seq, body = paper.get(T, (None, None))
-        cpu = cpu_seconds_per_trial(path) if os.path.exists(path) else None
+        cpu, lockstep = cpu_per_trial(path) if os.path.exists(path) else (None, None)
         m = memory.get(T)
         cells = [f"{T:,d}", f"{seq:,d} sequences" if seq else "-",
                  cell(os.path.join(ROOT, "results", body, "sweep.json"), "all_correct") if body else "-",
-                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s",
-                 f"{m['peak_mb_1_trial']:,d} MB / {m['peak_mb_3_trials']:,d} MB" if m else "-"]
+                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s ({lockstep})",
+                 f"{m['peak_mib_1_trial']:,d} MiB / {m['peak_mib_3_trials']:,d} MiB" if m else "-"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 

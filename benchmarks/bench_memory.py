@@ -6,7 +6,7 @@
 Runs the recipe's command (adding, the paper's sequences, 16 cells, chrono, batches of 32,
 Adam) as whole processes for one update, with the test set drawn and tested at iteration 0
 and 1, once with one trial and once with three in lockstep (as the runs past T = 1000 ran),
-and reads each process's peak resident memory from the kernel (wait4's ru_maxrss). Full
+and reads each process's peak resident memory from the kernel (wait4's ru_maxrss, Linux). Full
 backpropagation through time keeps every step of the longest sequence of a batch, so the
 peak grows with T; the figure includes Python, NumPy and the test set.
 """
@@ -34,14 +34,17 @@ def command(T, trials, save_dir):
             "--quiet", "--save-dir", save_dir]
 
 
-def peak_mb(argv):
-    """Run argv to its end; -> its peak resident memory in MB (the process alone, not its children)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(argv)}\nfailed: {proc.stderr.read().decode()}")
-    return usage.ru_maxrss / 1024                               # Linux reports kilobytes
+def peak_mib(argv):
+    """Run argv to its end; -> its peak resident memory in MiB (wait4's ru_maxrss: the
+    largest of the process's own peak and those of any children it waited for; Linux
+    counts it in KiB)."""
+    with tempfile.TemporaryFile() as err:                       # a file, not a pipe: no child blocks on a full pipe
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            err.seek(0)
+            raise SystemExit(f"{' '.join(argv)}\nfailed: {err.read().decode()}")
+    return usage.ru_maxrss / 1024
 
 
 def main():
@@ -50,16 +53,16 @@ def main():
                    help="minimal sequence lengths (default 100 500 1000 2000 5000 10000)")
     p.add_argument("--out", help="also write the figures to this JSON file (read by analysis/paper_table.py)")
     args = p.parse_args()
-    rows = []
-    print(f"{'T':>6} | {'1 trial':>9} | {'3 trials in lockstep':>20}")
+    rows, machine, date = [], f"{mp.cpu_name()}, {os.cpu_count()} cores", datetime.date.today().isoformat()
+    print(f"machine: {machine}, {date}")
+    print(f"{'T':>6} | {'1 trial':>10} | {'3 trials in lockstep':>20}")
     with tempfile.TemporaryDirectory() as d:
         for T in args.T:
-            one, three = (peak_mb(command(T, n, os.path.join(d, f"T{T}_{n}"))) for n in (1, 3))
-            rows.append({"T": T, "peak_mb_1_trial": round(one), "peak_mb_3_trials": round(three)})
-            print(f"{T:>6} | {one:>6,.0f} MB | {three:>17,.0f} MB", flush=True)
+            one, three = (peak_mib(command(T, n, os.path.join(d, f"T{T}_{n}"))) for n in (1, 3))
+            rows.append({"T": T, "peak_mib_1_trial": round(one), "peak_mib_3_trials": round(three)})
+            print(f"{T:>6} | {one:>6,.0f} MiB | {three:>16,.0f} MiB", flush=True)
     if args.out:
-        record = {"command": "python benchmarks/bench_memory.py " + " ".join(sys.argv[1:]),
-                  "date": datetime.date.today().isoformat(), "machine": f"{mp.cpu_name()}, {os.cpu_count()} cores",
+        record = {"command": "python benchmarks/bench_memory.py " + " ".join(sys.argv[1:]), "date": date, "machine": machine,
                   "recipe": " ".join(RECIPE), "rows": rows}
         with open(args.out, "w") as f:
             json.dump(record, f, indent=1)
