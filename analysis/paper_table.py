@@ -151,17 +151,18 @@ def lag_table():
     memory = {r["T"]: r for r in json.load(open(memory_path))["rows"]} if os.path.exists(memory_path) else {}
     paper = {T: (seq, body) for (task, T, _), (seq, _, _), body, _ in GLANCE if task == "adding"}
     out = ["| T | paper (Table 7) | 1997 LSTM, body text (`--paper`) | forget-gate LSTM: 16 cells, `--chrono`, "
-           "batches of 32, Adam | its CPU time per trial (trials in lockstep) | its peak memory: one trial / "
-           "three in lockstep |",
+           "batches of 32, Adam | its CPU time per trial (trials in lockstep); the run's wall time | its peak "
+           "memory: one trial / three in lockstep |",
            "|---|---|---|---|---|---|"]
     for T, folder in sorted(lag_folders().items()):
         path = os.path.join(ROOT, "results", folder, "sweep.json")
         seq, body = paper.get(T, (None, None))
         cpu, lockstep = cpu_per_trial(path) if os.path.exists(path) else (None, None)
+        wall = json.load(open(path))["elapsed_sec"] if os.path.exists(path) else None
         m = memory.get(T)
         cells = [f"{T:,d}", f"{seq:,d} sequences" if seq else "-",
                  cell(os.path.join(ROOT, "results", body, "sweep.json"), "all_correct") if body else "-",
-                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s ({lockstep})",
+                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s ({lockstep}); {wall:,.0f} s",
                  f"{m['peak_mib_1_trial']:,d} MiB / {m['peak_mib_3_trials']:,d} MiB" if m else "-"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

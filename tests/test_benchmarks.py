@@ -281,5 +281,5 @@ def test_lag_table_reads_every_length_and_the_memory_benchmark():
         else:
             assert cells[1] == cells[2] == "-"
     # T = 5000: 3 trials in one process, two stretches of 743 and 772 CPU seconds (sweep.json)
-    assert lines[2 + 4].split("|")[5].strip() == "505 s (3)"
-    assert lines[2 + 1].split("|")[5].strip().endswith("s (10)")             # T = 500: ten in lockstep
+    assert lines[2 + 4].split("|")[5].strip() == "505 s (3); 2,692 s"         # and the run's wall time
+    assert lines[2 + 1].split("|")[5].strip().split(";")[0].endswith("s (10)")   # T = 500: ten in lockstep
