@@ -70,10 +70,16 @@ def state(run_dir, n=256):
     return cfg, seen, stopped, summary
 
 
+def first_below_half_chance(sweep):
+    """Per trial: the sequences at its first test below half the generator's chance MSE
+    (where it left the chance level), or None."""
+    return [next((c[1] for c in t["test_curve"] if c[2] < sweep["chance_mse"] / 2), None) for t in sweep["trials"]]
+
+
 def leaving_chance(sweep):
     """-> sequences at which each trial that got there left the chance level (its first
     test below half the generator's chance MSE), and from there to each stop."""
-    first = [next((c[1] for c in t["test_curve"] if c[2] < sweep["chance_mse"] / 2), None) for t in sweep["trials"]]
+    first = first_below_half_chance(sweep)
     started = [x for x in first if x is not None]
     to_stop = [t["sequences_seen"] - x for t, x in zip(sweep["trials"], first) if x is not None and t["reached_target"]]
     return started, to_stop

@@ -13,7 +13,6 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import multiplication_problem as mp  # noqa: E402
 
 
@@ -132,11 +131,10 @@ def lag_folders():
     return {**{T: d for (task, T), d in FORGET_GATE.items() if task == "adding"}, **BEYOND}
 
 
-def cpu_per_trial(path):
-    """-> (CPU seconds per trial, trials per process) from sweep.json's stretches (each
+def cpu_per_trial(s):
+    """-> (CPU seconds per trial, trials per process) from a sweep's stretches (each
     stretch: one process and the trials it held; a run of several groups keeps the furthest
     group's), or (None, None) if unrecorded."""
-    s = json.load(open(path))
     stretches = [st for st in s.get("stretches", []) if "cpu_sec" in st]
     if not stretches:
         return None, None
@@ -157,12 +155,12 @@ def lag_table():
     for T, folder in sorted(lag_folders().items()):
         path = os.path.join(ROOT, "results", folder, "sweep.json")
         seq, body = paper.get(T, (None, None))
-        cpu, lockstep = cpu_per_trial(path) if os.path.exists(path) else (None, None)
-        wall = json.load(open(path))["elapsed_sec"] if os.path.exists(path) else None
+        sweep = json.load(open(path)) if os.path.exists(path) else {}
+        cpu, lockstep = cpu_per_trial(sweep)
         m = memory.get(T)
         cells = [f"{T:,d}", f"{seq:,d} sequences" if seq else "-",
                  cell(os.path.join(ROOT, "results", body, "sweep.json"), "all_correct") if body else "-",
-                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s ({lockstep}); {wall:,.0f} s",
+                 cell(path, "all_correct"), "-" if cpu is None else f"{cpu:,.0f} s ({lockstep}); {sweep['elapsed_sec']:,.0f} s",
                  f"{m['peak_mib_1_trial']:,d} MiB / {m['peak_mib_3_trials']:,d} MiB" if m else "-"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import multiplication_problem as mp  # noqa: E402
-from network_state import leaving_chance  # noqa: E402
+from network_state import first_below_half_chance  # noqa: E402
 
 
 def recipe(c):
@@ -24,11 +24,6 @@ def recipe(c):
     per_update = "1 sequence" if c["batch_size"] == 1 else f"batches of {c['batch_size']}"
     clip = f"clip {c['clip']:g}" if c["clip"] > 0 else "no clip"
     return f"{c['hidden']} cells, {forget}, {per_update}, {c['optimizer']} {c['lr']:g}, {clip}"
-
-
-def left_chance_each(s):
-    """Per trial: the sequences at its first test below half the chance MSE, or None."""
-    return [next((c[1] for c in t["test_curve"] if c[2] < s["chance_mse"] / 2), None) for t in s["trials"]]
 
 
 def row(folder):
@@ -40,15 +35,14 @@ def row(folder):
     seen = max(t["sequences_seen"] for t in trials)
     budget = c["max_iters"] * B
     to_stop = ", ".join(f"{t['sequences_seen']:,d} ({t['iterations']:,d} updates)" for t in stopped) or "-"
-    left = ", ".join("-" if x is None else f"{x:,d}" for x in left_chance_each(s))
+    left = ", ".join("-" if x is None else f"{x:,d}" for x in first_below_half_chance(s))
     wrong = ", ".join(str(next(iter(t["stops"].values()))["test_wrong"] if t["reached_target"] else t["final_test_wrong"])
                       for t in trials)
     cpu = sum(st.get("cpu_sec", 0.0) for st in s.get("stretches", []))
     state = f"partial: {seen:,d} of {budget:,d}" if s["interrupted"] else \
         ("finished" if len(stopped) == len(trials) else f"budget {budget:,d} spent")
-    leave = leaving_chance(s)[0]
     return (f"| `{os.path.basename(folder)}`: {recipe(c)} | {state} | {len(stopped)}/{len(trials)} | {to_stop} | "
-            f"{left} | {wrong} | {cpu / 3600:.2f} |"), len(leave)
+            f"{left} | {wrong} | {cpu / 3600:.2f} |")
 
 
 def table(results=os.path.join(ROOT, "results", "screen_T500")):
@@ -56,7 +50,7 @@ def table(results=os.path.join(ROOT, "results", "screen_T500")):
            "level after (per seed; tests every 20,000) | test wrong of 2,560 at the stop, or at the latest test (per seed) | core-hours |", "|---|---|---|---|---|---|---|"]
     for folder in sorted(glob.glob(os.path.join(results, "*", ""))):
         if os.path.exists(os.path.join(folder, "sweep.json")):
-            out.append(row(folder.rstrip("/"))[0])
+            out.append(row(folder.rstrip("/")))
     return "\n".join(out)
 
 
